@@ -1,0 +1,32 @@
+# Two entry points: `make run` (the app on the embedded model) and `make test` (everything CI runs).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint install system-deps bench
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# CPU torch first: a bare torch requirement would pull a multi-GB CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(VENV)/bin/streamlit run app.py
+
+system-deps:
+	bash scripts/system_deps.sh
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: install system-deps lint
+	$(PY) -m pytest -ra
+
+bench: install
+	for script in bench/*.py; do $(PY) $$script || exit 1; done

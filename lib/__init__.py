@@ -1,0 +1,1 @@
+"""Seedscope: how reproducible are an LLM's outputs?"""

@@ -1,0 +1,1 @@
+"""Backends that produce completions. See base.Provider."""

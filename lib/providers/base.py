@@ -1,0 +1,124 @@
+"""The Provider protocol and the records that flow through Seedscope.
+
+One `CompletionRequest` in, one `Completion` out, per run. A failed call is still a
+`Completion`: empty text, with the error class and a readable message, so no run is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    arm_label: str
+    run_index: int
+    prompt: str
+    system: str
+    model: str
+    seed: int | None
+    temperature: float
+    top_p: float
+    max_tokens: int
+
+
+@dataclass(frozen=True)
+class Completion:
+    arm_label: str
+    run_index: int
+    text: str
+    system_fingerprint: str | None  # exactly as reported; None when the backend reports none
+    requested_seed: int | None
+    effective_seed: int | None  # the seed actually used (drawn per call for unseeded local runs)
+    temperature: float
+    top_p: float
+    max_tokens: int
+    provider: str
+    model: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_s: float
+    finish_reason: str | None
+    started_at: datetime
+    error_type: str | None = None
+    error_message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error_type is None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Completion:
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        started = values["started_at"]
+        if isinstance(started, str):
+            values["started_at"] = datetime.fromisoformat(started)
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> Completion:
+        return replace(self, **changes)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def failed_completion(
+    request: CompletionRequest,
+    *,
+    provider: str,
+    model: str,
+    started_at: datetime,
+    latency_s: float,
+    error_type: str,
+    error_message: str,
+    effective_seed: int | None = None,
+) -> Completion:
+    """The record of a call that did not produce text."""
+    return Completion(
+        arm_label=request.arm_label,
+        run_index=request.run_index,
+        text="",
+        system_fingerprint=None,
+        requested_seed=request.seed,
+        effective_seed=effective_seed,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        max_tokens=request.max_tokens,
+        provider=provider,
+        model=model,
+        prompt_tokens=None,
+        completion_tokens=None,
+        latency_s=latency_s,
+        finish_reason=None,
+        started_at=started_at,
+        error_type=error_type,
+        error_message=error_message,
+    )
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A backend that answers chat completion requests.
+
+    `name` is "local" or "openai"; `max_concurrency` caps parallel calls (1 for the embedded
+    model, whose generations are serialised by a lock). `complete` never raises for a failed
+    call: it returns a failed Completion with the reason.
+    """
+
+    name: str
+    model: str
+    max_concurrency: int | None
+    base_url_host: str | None
+
+    async def complete(self, request: CompletionRequest) -> Completion: ...
+
+    def list_models(self) -> list[str]: ...

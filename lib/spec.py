@@ -1,0 +1,226 @@
+"""What the user asks for: an experiment spec with arms, presets, and validation.
+
+Validation runs before any model call. Limits that depend on configuration (runs per arm,
+max_tokens, prompt size) are passed in as `Limits`; seed ranges depend on the provider.
+Every message names the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+DEFAULT_PROMPT = "Generate a short excerpt of news about a journey to Mars."
+DEFAULT_SYSTEM = "You are a helpful assistant."
+LOCAL_MODEL_NAME = "SmolLM2-135M-Instruct"
+PROVIDERS = ("local", "openai")
+PRESETS = ("cookbook", "seed-only", "grid")
+
+REMOTE_SEED_MAX = 2**63 - 1  # Chat Completions `seed` is an int64
+LOCAL_SEED_MAX = 2**32 - 1  # llama.cpp seeds are uint32
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_runs_per_arm: int = 100
+    max_tokens: int = 1024
+    max_prompt_chars: int = 8000
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Limits:
+        return cls(
+            max_runs_per_arm=settings.max_runs_per_arm,
+            max_tokens=settings.max_tokens_limit,
+            max_prompt_chars=settings.max_prompt_chars,
+        )
+
+
+class SpecError(ValueError):
+    """Invalid input. `messages` holds one readable line per problem, each naming its field."""
+
+    def __init__(self, messages: list[str]):
+        self.messages = messages
+        super().__init__("; ".join(messages))
+
+
+def _limits(info: ValidationInfo) -> Limits:
+    context = info.context or {}
+    return context.get("limits") or Limits()
+
+
+class Arm(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    label: str
+    seed: int | None = None
+    temperature: float
+    runs: int = 5
+
+    @field_validator("label")
+    @classmethod
+    def _label_not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("label is empty; give every arm a name")
+        return value
+
+    @field_validator("temperature")
+    @classmethod
+    def _temperature_range(cls, value: float) -> float:
+        if not 0 <= value <= 2:
+            raise ValueError(f"temperature {value} is out of range; allowed 0 to 2")
+        return value
+
+    @field_validator("runs")
+    @classmethod
+    def _runs_range(cls, value: int, info: ValidationInfo) -> int:
+        maximum = _limits(info).max_runs_per_arm
+        if not 1 <= value <= maximum:
+            raise ValueError(f"runs {value} is out of range; allowed 1 to {maximum}")
+        return value
+
+
+class ExperimentSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    prompt: str = DEFAULT_PROMPT
+    system: str = DEFAULT_SYSTEM
+    provider: Literal["local", "openai"] = "local"
+    model: str = LOCAL_MODEL_NAME
+    max_tokens: int = 200
+    top_p: float = 1.0
+    arms: list[Arm] = Field(default_factory=list)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_size(cls, value: str, info: ValidationInfo) -> str:
+        maximum = _limits(info).max_prompt_chars
+        if not value.strip():
+            raise ValueError("prompt is empty; type the request to send")
+        if len(value) > maximum:
+            raise ValueError(
+                f"prompt has {len(value)} characters; allowed at most {maximum} "
+                "(SEEDSCOPE_MAX_PROMPT_CHARS)"
+            )
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model_not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("model is empty; choose a model name")
+        return value
+
+    @field_validator("max_tokens")
+    @classmethod
+    def _max_tokens_range(cls, value: int, info: ValidationInfo) -> int:
+        maximum = _limits(info).max_tokens
+        if not 1 <= value <= maximum:
+            raise ValueError(
+                f"max_tokens {value} is out of range; allowed 1 to {maximum} (SEEDSCOPE_MAX_TOKENS)"
+            )
+        return value
+
+    @field_validator("top_p")
+    @classmethod
+    def _top_p_range(cls, value: float) -> float:
+        if not 0 < value <= 1:
+            raise ValueError(f"top_p {value} is out of range; allowed greater than 0 up to 1")
+        return value
+
+    @field_validator("arms")
+    @classmethod
+    def _arms_present_and_unique(cls, arms: list[Arm]) -> list[Arm]:
+        if not arms:
+            raise ValueError("no arms; add at least one arm")
+        labels = [arm.label for arm in arms]
+        duplicates = sorted({label for label in labels if labels.count(label) > 1})
+        if duplicates:
+            raise ValueError(f"arm labels must be unique; repeated: {', '.join(duplicates)}")
+        return arms
+
+    @property
+    def total_runs(self) -> int:
+        return sum(arm.runs for arm in self.arms)
+
+
+def _seed_problems(spec: ExperimentSpec) -> list[str]:
+    if spec.provider == "local":
+        low, high = 1, LOCAL_SEED_MAX
+        why = " (llama.cpp treats seed 0 as 'use the default seed', so it cannot be fixed)"
+    else:
+        low, high = 0, REMOTE_SEED_MAX
+        why = ""
+    problems = []
+    for index, arm in enumerate(spec.arms):
+        if arm.seed is not None and not low <= arm.seed <= high:
+            problems.append(
+                f"arms[{index}].seed: seed {arm.seed} is out of range for the {spec.provider} "
+                f"backend; allowed {low} to {high}{why}, or none for an unseeded arm"
+            )
+    return problems
+
+
+def _format_error(error: dict[str, Any]) -> str:
+    location = ""
+    for part in error["loc"]:
+        location += f"[{part}]" if isinstance(part, int) else (f".{part}" if location else part)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] in {"int_parsing", "float_parsing", "int_from_float", "int_type", "float_type"}:
+        message = f"{error.get('input')!r} is not a valid number ({message})"
+    elif error["type"] == "literal_error":
+        message = f"{error.get('input')!r} is not allowed; {message}"
+    return f"{location or 'spec'}: {message}"
+
+
+def validate_spec(data: dict[str, Any] | ExperimentSpec, limits: Limits | None = None) -> ExperimentSpec:
+    """Build a valid spec or raise SpecError listing every problem."""
+    if isinstance(data, ExperimentSpec):
+        data = data.model_dump()
+    try:
+        spec = ExperimentSpec.model_validate(data, context={"limits": limits or Limits()})
+    except ValidationError as exc:
+        raise SpecError([_format_error(error) for error in exc.errors()]) from None
+    problems = _seed_problems(spec)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def preset_arms(
+    preset: str,
+    *,
+    seed: int = 123,
+    temperature: float = 0.0,
+    unseeded_temperature: float | None = None,
+    runs: int = 5,
+) -> list[dict[str, Any]]:
+    """Arms for a named preset, as plain dicts so they can be edited before validation.
+
+    cookbook:  unseeded at 0.7 vs seed 123 at 0 (OpenAI's cookbook notebook); the explicit
+               temperatures override those defaults.
+    seed-only: seed vs no seed at one temperature.
+    grid:      {no seed, seed} x {unseeded_temperature, temperature}.
+    """
+    if preset == "cookbook":
+        unseeded_t = 0.7 if unseeded_temperature is None else unseeded_temperature
+        return [
+            {"label": "unseeded", "seed": None, "temperature": unseeded_t, "runs": runs},
+            {"label": "seeded", "seed": seed, "temperature": temperature, "runs": runs},
+        ]
+    if preset == "seed-only":
+        return [
+            {"label": "unseeded", "seed": None, "temperature": temperature, "runs": runs},
+            {"label": "seeded", "seed": seed, "temperature": temperature, "runs": runs},
+        ]
+    if preset == "grid":
+        other_t = 0.7 if unseeded_temperature is None else unseeded_temperature
+        arms = []
+        for t in (temperature, other_t):
+            arms.append({"label": f"unseeded t={t:g}", "seed": None, "temperature": t, "runs": runs})
+            arms.append({"label": f"seed {seed} t={t:g}", "seed": seed, "temperature": t, "runs": runs})
+        return arms
+    raise SpecError([f"preset: {preset!r} is not a preset; choose one of {', '.join(PRESETS)}"])
