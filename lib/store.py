@@ -1,0 +1,545 @@
+"""Run history: every experiment and every run, stored as it completes.
+
+SQLite file in the per-user data directory by default; any PostgreSQL URL (psycopg 3) via
+SEEDSCOPE_DATABASE_URL, with the same code. The schema is migrated at start-up (Alembic).
+One Store may be shared by many threads: every call checks a connection out of the pool for
+one short transaction. Several processes may write to one SQLite file at once.
+
+    store = Store.from_settings(settings)          # app / CLI start-up: migrate + recover
+    experiment_id = store.create_experiment(spec, base_url_host=provider.base_url_host)
+    outcome = run_spec_sync(spec, provider, sink=store.sink(experiment_id))
+    store.finish_experiment(experiment_id, "cancelled" if outcome.cancelled else "complete")
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Row, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+
+from lib.providers.base import Completion, utc_now
+from lib.settings import base_url_host as host_of_url
+from lib.spec import ExperimentSpec, Limits
+from lib.store_engine import (
+    WRITE_OPTION,
+    StoreError,
+    create_store_engine,
+    default_database_url,
+    display_url,
+    resolve_url,
+    translated_errors,
+    upgrade,
+)
+from lib.store_queries import (
+    count_query,
+    drift_query,
+    fingerprint_spans_query,
+    history_query,
+    providers_and_models_query,
+    timeline_query,
+)
+from lib.store_records import (
+    DriftPoint,
+    ExperimentSummary,
+    FingerprintSpan,
+    StoredExperiment,
+    TimelineRow,
+)
+from lib.store_schema import embedding_cache, experiments, request_key, runs
+
+__all__ = [
+    "DriftPoint",
+    "ExperimentSummary",
+    "FingerprintSpan",
+    "Store",
+    "StoreError",
+    "StoredExperiment",
+    "TimelineRow",
+]
+
+FINAL_STATUSES = ("complete", "cancelled", "interrupted")
+# A stored spec was valid when it was saved; loading must not re-apply today's limits.
+_NO_LIMITS = Limits(max_runs_per_arm=10**9, max_tokens=10**9, max_prompt_chars=10**9)
+_IN_CHUNK = 500  # keys per IN (...) list: well under every backend's parameter limit
+_HOST = socket.gethostname()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _clean_host(value: str | None) -> str | None:
+    """Only ever a host[:port]: a full URL (which could carry credentials) is cut down."""
+    if not value:
+        return None
+    if "://" in value:
+        return host_of_url(value)
+    return value.rpartition("@")[2]
+
+
+class Store:
+    """The history database. See the module docstring; all methods are thread-safe."""
+
+    def __init__(self, url: str, *, recover: bool = False):
+        """Open (creating and migrating as needed) the database at `url`.
+
+        `recover=True` also marks experiments left `running` by a crashed process as
+        `interrupted`; do that once at app/CLI start-up (`Store.open`, `from_settings`).
+        """
+        self._url: URL = resolve_url(url)
+        self._context: dict[str, tuple[str, str, str | None]] = {}
+        with translated_errors(self._url, "opening the run history"):
+            self._engine = create_store_engine(self._url)
+            self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
+            upgrade(self._engine)
+        if recover:
+            self.recover_interrupted()
+
+    @classmethod
+    def open(cls, url: str, *, recover: bool = True) -> Store:
+        return cls(url, recover=recover)
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, recover: bool = True) -> Store:
+        """The store named by Settings.database_url (SEEDSCOPE_DATABASE_URL), else the default."""
+        return cls(settings.database_url or default_database_url(), recover=recover)
+
+    @property
+    def url_for_display(self) -> str:
+        return display_url(self._url)
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _write(self, doing: str, work: Callable[[Connection], Any]) -> Any:
+        with translated_errors(self._url, doing), self._writer.begin() as connection:
+            return work(connection)
+
+    def _read(self, doing: str, work: Callable[[Connection], Any]) -> Any:
+        with translated_errors(self._url, doing), self._engine.connect() as connection:
+            return work(connection)
+
+    def create_experiment(
+        self, spec: ExperimentSpec, *, base_url_host: str | None, label: str | None = None
+    ) -> str:
+        """Store a new `running` experiment for a validated spec; returns its id."""
+        experiment_id = uuid.uuid4().hex
+        host = _clean_host(base_url_host)
+        values = {
+            "id": experiment_id,
+            "created_at": utc_now(),
+            "finished_at": None,
+            "status": "running",
+            "label": label,
+            "prompt": spec.prompt,
+            "system_prompt": spec.system,
+            "provider": spec.provider,
+            "model": spec.model,
+            "base_url_host": host,
+            "spec_json": spec.model_dump_json(),
+            "owner_host": _HOST,
+            "owner_pid": os.getpid(),
+        }
+        self._write("saving an experiment", lambda c: c.execute(experiments.insert(), values))
+        self._context[experiment_id] = (spec.prompt, spec.system, host)
+        return experiment_id
+
+    def _request_context(self, experiment_id: str) -> tuple[str, str, str | None]:
+        context = self._context.get(experiment_id)
+        if context is None:
+            query = select(
+                experiments.c.prompt, experiments.c.system_prompt, experiments.c.base_url_host
+            ).where(experiments.c.id == experiment_id)
+            row = self._read("reading an experiment", lambda c: c.execute(query).first())
+            if row is None:
+                raise StoreError(f"no experiment {experiment_id!r} in {self.url_for_display}")
+            context = self._context[experiment_id] = (row[0], row[1], row[2])
+        return context
+
+    def _run_values(self, experiment_id: str, completion: Completion) -> dict[str, Any]:
+        prompt, system, host = self._request_context(experiment_id)
+        values = completion.to_dict()
+        values["started_at"] = completion.started_at
+        values["experiment_id"] = experiment_id
+        values["request_key"] = request_key(
+            provider=completion.provider,
+            base_url_host=host,
+            model=completion.model,
+            prompt=prompt,
+            system=system,
+            seed=completion.requested_seed,
+            temperature=completion.temperature,
+            top_p=completion.top_p,
+            max_tokens=completion.max_tokens,
+        )
+        return values
+
+    def add_run(self, experiment_id: str, completion: Completion) -> None:
+        """Store one run in its own short transaction (committed before returning)."""
+        values = self._run_values(experiment_id, completion)
+        self._write("saving a run", lambda c: c.execute(runs.insert(), values))
+
+    def add_runs(self, experiment_id: str, completions: Sequence[Completion]) -> None:
+        """Store many runs in one transaction (imports, benchmarks)."""
+        if not completions:
+            return
+        rows = [self._run_values(experiment_id, completion) for completion in completions]
+        self._write("saving runs", lambda c: c.execute(runs.insert(), rows))
+
+    def sink(self, experiment_id: str) -> Callable[[Completion], None]:
+        """For lib.runner: each completion is written the moment it arrives."""
+        self._request_context(experiment_id)  # fail now, before any model call, if unknown
+
+        def store_completion(completion: Completion) -> None:
+            self.add_run(experiment_id, completion)
+
+        return store_completion
+
+    def finish_experiment(self, experiment_id: str, status: str) -> None:
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"status {status!r} is not one of {', '.join(FINAL_STATUSES)}")
+        statement = (
+            update(experiments)
+            .where(experiments.c.id == experiment_id)
+            .values(status=status, finished_at=utc_now())
+        )
+        result = self._write("finishing an experiment", lambda c: c.execute(statement))
+        if result.rowcount == 0:
+            raise StoreError(f"no experiment {experiment_id!r} in {self.url_for_display}")
+
+    def delete_experiment(self, experiment_id: str) -> bool:
+        def work(connection: Connection) -> bool:
+            connection.execute(delete(runs).where(runs.c.experiment_id == experiment_id))
+            result = connection.execute(
+                delete(experiments).where(experiments.c.id == experiment_id)
+            )
+            return result.rowcount > 0
+
+        deleted = self._write("deleting an experiment", work)
+        self._context.pop(experiment_id, None)
+        return deleted
+
+    def recover_interrupted(self, *, stale_after: timedelta = timedelta(hours=6)) -> list[str]:
+        """Mark experiments whose process is gone as `interrupted`; returns their ids.
+
+        An experiment started on this host is interrupted when its process no longer exists.
+        One started on another host (a shared PostgreSQL) cannot be checked that way, so it
+        counts as interrupted after `stale_after` without a new run. Completed runs are kept.
+        """
+        last_run = (
+            select(func.max(runs.c.started_at))
+            .where(runs.c.experiment_id == experiments.c.id)
+            .scalar_subquery()
+        )
+        query = select(
+            experiments.c.id,
+            experiments.c.owner_host,
+            experiments.c.owner_pid,
+            experiments.c.created_at,
+            last_run.label("last_run"),
+        ).where(experiments.c.status == "running")
+        rows = self._read("reading running experiments", lambda c: c.execute(query).all())
+        now = utc_now()
+        found: list[tuple[str, datetime]] = []
+        for row in rows:
+            last_activity = row.last_run or row.created_at
+            if row.owner_host == _HOST and row.owner_pid is not None:
+                gone = row.owner_pid != os.getpid() and not _pid_alive(row.owner_pid)
+            else:
+                gone = now - last_activity > stale_after
+            if gone:
+                found.append((row.id, last_activity))
+
+        def work(connection: Connection) -> list[str]:
+            marked = []
+            for experiment_id, last_activity in found:
+                result = connection.execute(
+                    update(experiments)
+                    .where(experiments.c.id == experiment_id, experiments.c.status == "running")
+                    .values(status="interrupted", finished_at=last_activity)
+                )
+                if result.rowcount:
+                    marked.append(experiment_id)
+            return marked
+
+        return self._write("recovering interrupted experiments", work) if found else []
+
+    # -- reading -------------------------------------------------------------------------
+
+    @staticmethod
+    def _summary(row: Row) -> ExperimentSummary:
+        return ExperimentSummary(
+            id=row.id,
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+            status=row.status,
+            provider=row.provider,
+            model=row.model,
+            prompt=row.prompt,
+            base_url_host=row.base_url_host,
+            label=row.label,
+            runs=row.runs,
+            failed_runs=row.failed_runs,
+        )
+
+    def list_experiments(
+        self,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        prompt_contains: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[ExperimentSummary]:
+        """Experiments newest first; `since <= created_at < until`; prompt match ignores case."""
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must be 0 or more")
+        query = history_query(
+            provider=provider,
+            model=model,
+            since=since,
+            until=until,
+            prompt_contains=prompt_contains,
+            limit=limit,
+            offset=offset,
+        )
+        rows = self._read("listing experiments", lambda c: c.execute(query).all())
+        return [self._summary(row) for row in rows]
+
+    def count_experiments(
+        self,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        prompt_contains: str | None = None,
+    ) -> int:
+        query = count_query(
+            provider=provider,
+            model=model,
+            since=since,
+            until=until,
+            prompt_contains=prompt_contains,
+        )
+        return self._read("counting experiments", lambda c: c.execute(query).scalar_one())
+
+    def resolve_id(self, prefix: str) -> str | None:
+        """The full id of the one experiment whose id starts with `prefix` (at least 4 chars).
+
+        None when nothing matches; StoreError when the prefix is ambiguous.
+        """
+        prefix = prefix.strip().lower()
+        if len(prefix) < 4 or not all(ch in "0123456789abcdef" for ch in prefix):
+            return None
+        query = (
+            select(experiments.c.id)
+            .where(experiments.c.id >= prefix, experiments.c.id < prefix + "g")
+            .limit(2)
+        )
+        ids = self._read("finding an experiment", lambda c: c.execute(query).scalars().all())
+        if len(ids) > 1:
+            raise StoreError(f"experiment id {prefix!r} is ambiguous; give more characters")
+        return ids[0] if ids else None
+
+    def load_experiment(self, experiment_id: str) -> StoredExperiment | None:
+        """One experiment with its spec and every stored run (arm order, then run index)."""
+        head = history_query(limit=1).where(experiments.c.id == experiment_id)
+        spec_query = select(experiments.c.spec_json).where(experiments.c.id == experiment_id)
+        runs_query = (
+            select(runs)
+            .where(runs.c.experiment_id == experiment_id)
+            .order_by(runs.c.arm_label, runs.c.run_index)
+        )
+
+        def work(connection: Connection) -> tuple[Row | None, str | None, list[Row]]:
+            summary_row = connection.execute(head).first()
+            if summary_row is None:
+                return None, None, []
+            spec_json = connection.execute(spec_query).scalar_one()
+            return summary_row, spec_json, connection.execute(runs_query).all()
+
+        summary_row, spec_json, run_rows = self._read("loading an experiment", work)
+        if summary_row is None or spec_json is None:
+            return None
+        spec = ExperimentSpec.model_validate_json(spec_json, context={"limits": _NO_LIMITS})
+        arm_order = {arm.label: position for position, arm in enumerate(spec.arms)}
+        completions = [_completion(row) for row in run_rows]
+        completions.sort(key=lambda c: (arm_order.get(c.arm_label, len(arm_order)), c.run_index))
+        return StoredExperiment(self._summary(summary_row), spec, completions)
+
+    def timeline_rows(
+        self,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[TimelineRow]:
+        """Successful runs, oldest first, for the fingerprint timeline."""
+        query = timeline_query(
+            provider=provider, model=model, since=since, until=until, limit=limit
+        )
+        rows = self._read("reading the timeline", lambda c: c.execute(query).all())
+        return [TimelineRow(**row._asdict()) for row in rows]
+
+    def fingerprint_changes(
+        self,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[FingerprintSpan]:
+        """Runs in a row with one fingerprint, per provider/model/host, in time order."""
+        query = fingerprint_spans_query(provider=provider, model=model, since=since, until=until)
+        rows = self._read("reading fingerprint changes", lambda c: c.execute(query).all())
+        return [FingerprintSpan(**row._asdict()) for row in rows]
+
+    def drift_series(
+        self,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        request_key: str | None = None,
+    ) -> list[DriftPoint]:
+        """Successful seeded runs grouped by fixed request, each compared with the one before."""
+        query = drift_query(
+            provider=provider, model=model, since=since, until=until, request_key=request_key
+        )
+        rows = self._read("reading drift series", lambda c: c.execute(query).all())
+        return [_drift_point(row) for row in rows]
+
+    def providers_and_models(self) -> list[tuple[str, str]]:
+        query = providers_and_models_query()
+        rows = self._read("listing models", lambda c: c.execute(query).all())
+        return [(row.provider, row.model) for row in rows]
+
+    # -- embedding cache (lib.embeddings.VectorCache) ---------------------------------------
+
+    def get_vectors(self, embedder_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Cached float32 vectors by text sha256; missing hashes are simply absent."""
+        wanted = list(dict.fromkeys(hashes))
+        found: dict[str, np.ndarray] = {}
+
+        def work(connection: Connection) -> None:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                query = select(
+                    embedding_cache.c.text_sha256, embedding_cache.c.dim, embedding_cache.c.vector
+                ).where(
+                    embedding_cache.c.embedder_id == embedder_id,
+                    embedding_cache.c.text_sha256.in_(chunk),
+                )
+                for row in connection.execute(query):
+                    vector = np.frombuffer(row.vector, dtype="<f4")
+                    if vector.shape == (row.dim,):
+                        found[row.text_sha256] = vector.astype(np.float32)  # a writable copy
+
+        if wanted:
+            self._read("reading cached embeddings", work)
+        return found
+
+    def put_vectors(self, embedder_id: str, vectors: Mapping[str, np.ndarray]) -> None:
+        """Cache vectors (1-D, stored as float32); an existing entry is replaced."""
+        rows = []
+        for text_sha256, vector in vectors.items():
+            array = np.asarray(vector, dtype="<f4")
+            if array.ndim != 1:
+                raise ValueError(f"vector for {text_sha256} has shape {array.shape}; expected 1-D")
+            rows.append(
+                {
+                    "embedder_id": embedder_id,
+                    "text_sha256": text_sha256,
+                    "dim": int(array.shape[0]),
+                    "vector": array.tobytes(),
+                }
+            )
+        if not rows:
+            return
+        insert = (postgresql if self.dialect == "postgresql" else sqlite).insert(embedding_cache)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[embedding_cache.c.embedder_id, embedding_cache.c.text_sha256],
+            set_={"dim": insert.excluded.dim, "vector": insert.excluded.vector},
+        )
+        self._write("caching embeddings", lambda c: c.execute(upsert, rows))
+
+
+def _completion(row: Row) -> Completion:
+    return Completion(
+        arm_label=row.arm_label,
+        run_index=row.run_index,
+        text=row.text,
+        system_fingerprint=row.system_fingerprint,
+        requested_seed=row.requested_seed,
+        effective_seed=row.effective_seed,
+        temperature=row.temperature,
+        top_p=row.top_p,
+        max_tokens=row.max_tokens,
+        provider=row.provider,
+        model=row.model,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        latency_s=row.latency_s,
+        finish_reason=row.finish_reason,
+        started_at=row.started_at,
+        error_type=row.error_type,
+        error_message=row.error_message,
+    )
+
+
+def _drift_point(row: Row) -> DriftPoint:
+    first = row.previous_id is None
+    return DriftPoint(
+        request_key=row.request_key,
+        provider=row.provider,
+        model=row.model,
+        base_url_host=row.base_url_host,
+        prompt=row.prompt,
+        system=row.system_prompt,
+        seed=row.requested_seed,
+        temperature=row.temperature,
+        top_p=row.top_p,
+        max_tokens=row.max_tokens,
+        started_at=row.started_at,
+        experiment_id=row.experiment_id,
+        arm_label=row.arm_label,
+        run_index=row.run_index,
+        system_fingerprint=row.system_fingerprint,
+        previous_fingerprint=None if first else row.previous_fingerprint,
+        previous_started_at=None if first else row.previous_started_at,
+        status="first" if first else ("same" if row.same_text else "changed"),
+        fingerprint_changed=None if first else row.previous_fingerprint != row.system_fingerprint,
+        text_preview=row.text_preview,
+    )

@@ -1,0 +1,281 @@
+"""The read queries of the run history, as SQLAlchemy Core statements.
+
+Kept apart from lib.store so the benchmark can EXPLAIN exactly what the store runs. Time
+ranges are half-open: since <= t < until. Only successful runs (no error) appear on the
+timeline, in fingerprint spans and in drift series: a failed call reports no fingerprint and
+no text, and counting it would invent a change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, true
+
+from lib.store_schema import UTCDateTime, experiments, runs
+
+PREVIEW_CHARS = 200
+
+
+def _experiment_filters(
+    provider: str | None,
+    model: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    prompt_contains: str | None,
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if provider is not None:
+        conditions.append(experiments.c.provider == provider)
+    if model is not None:
+        conditions.append(experiments.c.model == model)
+    if since is not None:
+        conditions.append(experiments.c.created_at >= since)
+    if until is not None:
+        conditions.append(experiments.c.created_at < until)
+    if prompt_contains:
+        conditions.append(experiments.c.prompt.icontains(prompt_contains, autoescape=True))
+    return conditions
+
+
+def _run_filters(
+    provider: str | None, model: str | None, since: datetime | None, until: datetime | None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [runs.c.error_type.is_(None)]
+    if provider is not None:
+        conditions.append(runs.c.provider == provider)
+    if model is not None:
+        conditions.append(runs.c.model == model)
+    if since is not None:
+        conditions.append(runs.c.started_at >= since)
+    if until is not None:
+        conditions.append(runs.c.started_at < until)
+    return conditions
+
+
+def history_query(
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    prompt_contains: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Select:
+    """A page of experiments, newest first, with run and failure counts."""
+    # Counted per listed experiment (an index lookup each), not over the whole runs table.
+    run_count = (
+        select(func.count())
+        .where(runs.c.experiment_id == experiments.c.id)
+        .scalar_subquery()
+        .label("runs")
+    )
+    failed_count = (
+        select(func.count())
+        .where(runs.c.experiment_id == experiments.c.id, runs.c.error_type.is_not(None))
+        .scalar_subquery()
+        .label("failed_runs")
+    )
+    return (
+        select(
+            experiments.c.id,
+            experiments.c.created_at,
+            experiments.c.finished_at,
+            experiments.c.status,
+            experiments.c.provider,
+            experiments.c.model,
+            experiments.c.prompt,
+            experiments.c.base_url_host,
+            experiments.c.label,
+            run_count,
+            failed_count,
+        )
+        .where(*_experiment_filters(provider, model, since, until, prompt_contains))
+        .order_by(experiments.c.created_at.desc(), experiments.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+
+
+def count_query(
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    prompt_contains: str | None = None,
+) -> Select:
+    return (
+        select(func.count())
+        .select_from(experiments)
+        .where(*_experiment_filters(provider, model, since, until, prompt_contains))
+    )
+
+
+def timeline_query(
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+) -> Select:
+    """Successful runs in time order, with what the timeline plots."""
+    query = (
+        select(
+            runs.c.started_at,
+            runs.c.provider,
+            runs.c.model,
+            experiments.c.base_url_host,
+            runs.c.system_fingerprint,
+            runs.c.arm_label,
+            runs.c.run_index,
+            runs.c.requested_seed,
+            runs.c.effective_seed,
+            runs.c.temperature,
+            runs.c.text,
+            runs.c.experiment_id,
+        )
+        .join(experiments, experiments.c.id == runs.c.experiment_id)
+        .where(*_run_filters(provider, model, since, until))
+        .order_by(runs.c.started_at, runs.c.id)
+    )
+    return query if limit is None else query.limit(limit)
+
+
+def fingerprint_spans_query(
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Select:
+    """Gaps-and-islands: runs of one backend/model with the same fingerprint in a row."""
+    backend = (runs.c.provider, runs.c.model, experiments.c.base_url_host)
+    order = (runs.c.started_at, runs.c.id)
+    previous_id = func.lag(runs.c.id).over(partition_by=backend, order_by=order)
+    previous_fp = func.lag(runs.c.system_fingerprint).over(partition_by=backend, order_by=order)
+    starts_span = case(
+        (previous_id.is_(None), 1),
+        (runs.c.system_fingerprint.is_not_distinct_from(previous_fp), 0),
+        else_=1,
+    )
+    ordered = (
+        select(
+            runs.c.id,
+            runs.c.provider,
+            runs.c.model,
+            experiments.c.base_url_host,
+            runs.c.system_fingerprint,
+            runs.c.started_at,
+            starts_span.label("starts_span"),
+        )
+        .join(experiments, experiments.c.id == runs.c.experiment_id)
+        .where(*_run_filters(provider, model, since, until))
+        .subquery("ordered")
+    )
+    span_number = func.sum(ordered.c.starts_span).over(
+        partition_by=(ordered.c.provider, ordered.c.model, ordered.c.base_url_host),
+        order_by=(ordered.c.started_at, ordered.c.id),
+        rows=(None, 0),
+    )
+    numbered = select(ordered, span_number.label("span")).subquery("numbered")
+    return (
+        select(
+            numbered.c.provider,
+            numbered.c.model,
+            numbered.c.base_url_host,
+            numbered.c.system_fingerprint,
+            func.min(numbered.c.started_at).label("first_seen"),
+            func.max(numbered.c.started_at).label("last_seen"),
+            func.count().label("runs"),
+        )
+        .group_by(
+            numbered.c.provider,
+            numbered.c.model,
+            numbered.c.base_url_host,
+            numbered.c.span,
+            numbered.c.system_fingerprint,
+        )
+        .order_by(
+            numbered.c.provider,
+            numbered.c.model,
+            numbered.c.base_url_host,
+            func.min(numbered.c.started_at),
+        )
+    )
+
+
+def drift_query(
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    request_key: str | None = None,
+) -> Select:
+    """Each successful seeded run next to the previous run of the same request key.
+
+    The time range applies after the comparison, so the first run inside the range is still
+    compared with the one before it.
+    """
+    order = (runs.c.started_at, runs.c.id)
+    window = {"partition_by": runs.c.request_key, "order_by": order}
+    conditions = [
+        *_run_filters(provider, model, None, None),
+        runs.c.requested_seed.is_not(None),
+        runs.c.request_key.is_not(None),
+    ]
+    if request_key is not None:
+        conditions.append(runs.c.request_key == request_key)
+    compared = (
+        select(
+            runs.c.id,
+            runs.c.request_key,
+            runs.c.provider,
+            runs.c.model,
+            runs.c.requested_seed,
+            runs.c.temperature,
+            runs.c.top_p,
+            runs.c.max_tokens,
+            runs.c.started_at,
+            runs.c.experiment_id,
+            runs.c.arm_label,
+            runs.c.run_index,
+            runs.c.system_fingerprint,
+            func.substr(runs.c.text, 1, PREVIEW_CHARS).label("text_preview"),
+            func.lag(runs.c.id).over(**window).label("previous_id"),
+            case(
+                (func.lag(runs.c.text).over(**window) == runs.c.text, literal(1)),
+                else_=literal(0),
+            ).label("same_text"),
+            func.lag(runs.c.system_fingerprint).over(**window).label("previous_fingerprint"),
+            func.lag(runs.c.started_at, type_=UTCDateTime())
+            .over(**window)
+            .label("previous_started_at"),
+        )
+        .where(*conditions)
+        .subquery("compared")
+    )
+    outer: list[ColumnElement[bool]] = [true()]
+    if since is not None:
+        outer.append(compared.c.started_at >= since)
+    if until is not None:
+        outer.append(compared.c.started_at < until)
+    return (
+        select(
+            compared, experiments.c.prompt, experiments.c.system_prompt, experiments.c.base_url_host
+        )
+        .join(experiments, experiments.c.id == compared.c.experiment_id)
+        .where(and_(*outer))
+        .order_by(compared.c.request_key, compared.c.started_at, compared.c.id)
+    )
+
+
+def providers_and_models_query() -> Select:
+    return (
+        select(experiments.c.provider, experiments.c.model)
+        .distinct()
+        .order_by(experiments.c.provider, experiments.c.model)
+    )

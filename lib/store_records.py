@@ -1,0 +1,132 @@
+"""What the run history returns: plain, immutable records (no database types leak out)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from lib.providers.base import Completion
+from lib.spec import ExperimentSpec
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in data.items()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentSummary:
+    id: str
+    created_at: datetime
+    finished_at: datetime | None
+    status: str  # running | complete | cancelled | interrupted
+    provider: str
+    model: str
+    prompt: str
+    base_url_host: str | None
+    label: str | None  # the probe name for probe runs, else None
+    runs: int
+    failed_runs: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (timestamps as ISO 8601 with +00:00)."""
+        return _jsonable(asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredExperiment:
+    summary: ExperimentSummary
+    spec: ExperimentSpec
+    completions: list[Completion]  # arm order of the spec, then run index
+
+    @property
+    def id(self) -> str:
+        return self.summary.id
+
+    @property
+    def status(self) -> str:
+        return self.summary.status
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineRow:
+    """One successful run on the fingerprint timeline."""
+
+    started_at: datetime
+    provider: str
+    model: str
+    base_url_host: str | None
+    system_fingerprint: str | None  # None: the backend reported none
+    arm_label: str
+    run_index: int
+    requested_seed: int | None
+    effective_seed: int | None
+    temperature: float
+    text: str
+    experiment_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class FingerprintSpan:
+    """Consecutive successful runs of one backend/model that reported the same fingerprint.
+
+    A new span starts whenever the fingerprint differs from the previous run's, so
+    A, A, B, A gives three spans: each boundary is a change event.
+    """
+
+    provider: str
+    model: str
+    base_url_host: str | None
+    system_fingerprint: str | None
+    first_seen: datetime
+    last_seen: datetime
+    runs: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+DriftStatus = Literal["first", "same", "changed"]
+
+
+@dataclass(frozen=True, slots=True)
+class DriftPoint:
+    """One successful seeded run, compared with the previous run of the same fixed request.
+
+    `request_key` groups a series; `status` is "first" for the earliest run of the key,
+    else "same" (identical text) or "changed". `fingerprint_changed` is None for "first".
+    """
+
+    request_key: str
+    provider: str
+    model: str
+    base_url_host: str | None
+    prompt: str
+    system: str
+    seed: int
+    temperature: float
+    top_p: float
+    max_tokens: int
+    started_at: datetime
+    experiment_id: str
+    arm_label: str
+    run_index: int
+    system_fingerprint: str | None
+    previous_fingerprint: str | None
+    previous_started_at: datetime | None
+    status: DriftStatus
+    fingerprint_changed: bool | None
+    text_preview: str
+
+    @property
+    def same_text(self) -> bool | None:
+        return None if self.status == "first" else self.status == "same"
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))

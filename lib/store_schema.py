@@ -1,0 +1,196 @@
+"""Tables of the run history, as SQLAlchemy Core metadata (the schema at the newest migration).
+
+The Alembic revisions in lib/migrations create exactly these tables; tests check that the two
+agree. Column types are chosen to behave the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+EXPERIMENT_STATUSES = ("running", "complete", "cancelled", "interrupted")
+
+
+def clean_text(value: str) -> str:
+    """Text that every database can store: NUL and lone surrogates become U+FFFD.
+
+    Model output and error messages are untrusted; PostgreSQL rejects NUL in text and no
+    driver can encode a lone surrogate (which JSON escapes like "\\ud800" produce). Without
+    this, such a run would fail to save and be lost.
+    """
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+class CleanText(TypeDecorator[str]):
+    """Text column that stores untrusted strings safely (see clean_text)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else clean_text(value)
+
+
+class CleanString(CleanText):
+    impl = String
+    cache_ok = True
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes in and out, on every backend.
+
+    SQLite has no time zone type, so values are stored as naive UTC there (the fixed-width
+    ISO format sorts correctly as text); PostgreSQL stores timestamptz. Naive input is taken
+    to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite only makes INTEGER PRIMARY KEY an auto-incrementing rowid; PostgreSQL gets bigint.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("label", CleanString(200), nullable=True),
+    Column("prompt", CleanText(), nullable=False),
+    Column("system_prompt", CleanText(), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("model", CleanString(200), nullable=False),
+    Column("base_url_host", CleanString(255), nullable=True),
+    Column("spec_json", CleanText(), nullable=False),
+    # Which process runs the experiment: start-up recovery only marks an experiment
+    # interrupted when that process is gone (see Store.recover_interrupted).
+    Column("owner_host", String(255), nullable=True),
+    Column("owner_pid", Integer(), nullable=True),
+    CheckConstraint(
+        "status IN ('running', 'complete', 'cancelled', 'interrupted')",
+        name="ck_experiments_status",
+    ),
+    Index("ix_experiments_created_at", "created_at"),
+    Index("ix_experiments_provider_model_created_at", "provider", "model", "created_at"),
+    Index("ix_experiments_status", "status"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column(
+        "experiment_id",
+        String(32),
+        ForeignKey("experiments.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("arm_label", CleanString(200), nullable=False),
+    Column("run_index", Integer(), nullable=False),
+    Column("text", CleanText(), nullable=False),
+    Column("system_fingerprint", CleanString(255), nullable=True),
+    Column("requested_seed", BigInteger(), nullable=True),
+    Column("effective_seed", BigInteger(), nullable=True),
+    Column("temperature", Float(), nullable=False),
+    Column("top_p", Float(), nullable=False),
+    Column("max_tokens", Integer(), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("model", CleanString(200), nullable=False),
+    Column("prompt_tokens", Integer(), nullable=True),
+    Column("completion_tokens", Integer(), nullable=True),
+    Column("latency_s", Float(), nullable=False),
+    Column("finish_reason", CleanString(64), nullable=True),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("error_type", CleanString(200), nullable=True),
+    Column("error_message", CleanText(), nullable=True),
+    # Hash of the fixed request (see request_key); added by revision 0002 for drift series.
+    Column("request_key", String(64), nullable=True),
+    UniqueConstraint("experiment_id", "arm_label", "run_index", name="uq_runs_experiment_arm_run"),
+    Index("ix_runs_provider_model_started_at", "provider", "model", "started_at"),
+    Index("ix_runs_started_at", "started_at"),
+    Index("ix_runs_request_key_started_at", "request_key", "started_at"),
+)
+
+embedding_cache = Table(
+    "embedding_cache",
+    metadata,
+    Column("embedder_id", String(200), primary_key=True),
+    Column("text_sha256", String(64), primary_key=True),
+    Column("dim", Integer(), nullable=False),
+    Column("vector", LargeBinary(), nullable=False),  # float32, little-endian
+)
+
+
+def request_key(
+    *,
+    provider: str,
+    base_url_host: str | None,
+    model: str,
+    prompt: str,
+    system: str,
+    seed: int | None,
+    temperature: float,
+    top_p: float,
+    max_tokens: int,
+) -> str:
+    """Identity of a fixed request: runs with equal keys should give equal text when seeded.
+
+    The backend host is part of it: two servers with the same model name are different
+    backends. Keep in step with the frozen copy in migrations/versions/0002.
+    """
+    fields = [
+        provider,
+        base_url_host,
+        model,
+        clean_text(prompt),
+        clean_text(system),
+        seed,
+        float(temperature),
+        float(top_p),
+        int(max_tokens),
+    ]
+    encoded = json.dumps(fields, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("ascii")).hexdigest()
