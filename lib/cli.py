@@ -59,15 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="run seeded vs unseeded arms and compare them")
     compare.add_argument("--preset", choices=PRESETS, help="arms preset (default: two arms)")
     compare.add_argument("--provider", choices=("local", "openai"), default="local")
-    compare.add_argument("--base-url", help="OpenAI-compatible base URL (overrides OPENAI_BASE_URL)")
+    compare.add_argument(
+        "--base-url", help="OpenAI-compatible base URL (overrides OPENAI_BASE_URL)"
+    )
     compare.add_argument("--model", help="model name (default: the embedded model / OPENAI_MODEL)")
     compare.add_argument("--prompt", default=DEFAULT_PROMPT)
     compare.add_argument("--system", default=DEFAULT_SYSTEM)
     compare.add_argument("--runs", type=_number(int), default=5, help="runs per arm")
     compare.add_argument("--seed", type=_number(int), default=123)
-    compare.add_argument(
-        "--temperature", type=_number(float), help="temperature of the seeded arm"
-    )
+    compare.add_argument("--temperature", type=_number(float), help="temperature of the seeded arm")
     compare.add_argument(
         "--unseeded-temperature",
         type=_number(float),
@@ -78,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--concurrency", type=_number(int), help="parallel calls (remote only)")
     compare.add_argument("--embedder", choices=("local", "openai"), default="local")
     compare.add_argument("--format", choices=("table", "json"), default="table")
-    compare.add_argument("--csv", metavar="DIR", help="also write runs.csv, metrics.csv, distances.csv")
+    compare.add_argument(
+        "--csv", metavar="DIR", help="also write runs.csv, metrics.csv, distances.csv"
+    )
     compare.add_argument("--no-store", action="store_true", help="do not keep this experiment")
 
     history = commands.add_parser("history", help="list stored experiments, newest first")
@@ -95,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     probe = commands.add_parser("probe", help="run fixed probe requests and report drift")
     probe.add_argument("--config", required=True, help="probes TOML file")
-    probe.add_argument("--fail-on-drift", action="store_true", help="exit 1 if a seeded probe changed")
+    probe.add_argument(
+        "--fail-on-drift", action="store_true", help="exit 1 if a seeded probe changed"
+    )
     probe.add_argument("--format", choices=("table", "json"), default="table")
     return parser
 
@@ -121,10 +125,8 @@ def spec_from_args(args: argparse.Namespace, settings: Settings) -> ExperimentSp
             unseeded_temperature=unseeded_t,
             runs=args.runs,
         )
-    if args.model:
-        model = args.model
-    else:
-        model = LOCAL_MODEL_NAME if args.provider == "local" else settings.openai_model
+    default_model = LOCAL_MODEL_NAME if args.provider == "local" else settings.openai_model
+    model = args.model or default_model
     data = {
         "prompt": args.prompt,
         "system": args.system,
@@ -195,7 +197,11 @@ def comparison_json(spec: ExperimentSpec, completions, analysis, experiment_id) 
             metrics = analysis.arm(arm.label).metrics.to_dict()
             entry["metrics"] = {key: metrics.get(key) for key in _JSON_METRICS}
         arms.append(entry)
-    result: dict[str, Any] = {"experiment_id": experiment_id, "spec": spec.model_dump(), "arms": arms}
+    result: dict[str, Any] = {
+        "experiment_id": experiment_id,
+        "spec": spec.model_dump(),
+        "arms": arms,
+    }
     if analysis is not None:
         result["between_arms"] = [
             {"arm_a": a, "arm_b": b, "mean_distance": distance}
@@ -231,7 +237,9 @@ def print_comparison_table(spec, completions, analysis, experiment_id, out) -> N
         out.write(f"\n== {arm.label} (seed {seed}, temperature {arm.temperature:g})\n")
         rows = []
         for c in (c for c in completions if c.arm_label == arm.label):
-            response = one_line(c.text, 60) if c.ok else f"[failed] {c.error_type}: {c.error_message}"
+            response = (
+                one_line(c.text, 60) if c.ok else f"[failed] {c.error_type}: {c.error_message}"
+            )
             rows.append(
                 {
                     "run": c.run_index,
@@ -316,7 +324,9 @@ def cmd_compare(args: argparse.Namespace, settings: Settings, out, err) -> int:
     from lib.analysis import analyze
 
     completions = outcome.completions
-    analysis = analyze(completions, _embedder(settings, args.embedder, store), [a.label for a in spec.arms])
+    analysis = analyze(
+        completions, _embedder(settings, args.embedder, store), [a.label for a in spec.arms]
+    )
     if args.csv:
         from lib.export import write_exports
 
@@ -411,7 +421,12 @@ def cmd_probe(args: argparse.Namespace, settings: Settings, out, err) -> int:
     return EXIT_FAILED if args.fail_on_drift and drifted else EXIT_OK
 
 
-COMMANDS = {"compare": cmd_compare, "history": cmd_history, "export": cmd_export, "probe": cmd_probe}
+COMMANDS = {
+    "compare": cmd_compare,
+    "history": cmd_history,
+    "export": cmd_export,
+    "probe": cmd_probe,
+}
 
 
 def main(argv: Sequence[str] | None = None, out=None, err=None) -> int:
