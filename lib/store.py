@@ -268,7 +268,7 @@ class Store:
         now = utc_now()
         found: list[tuple[str, datetime]] = []
         for row in rows:
-            last_activity = row.last_run or row.created_at
+            last_activity = max(row.created_at, row.last_run or row.created_at)
             if row.owner_host == _HOST and row.owner_pid is not None:
                 gone = row.owner_pid != os.getpid() and not _pid_alive(row.owner_pid)
             else:

@@ -201,7 +201,7 @@ def fingerprint_spans_query(
         .order_by(
             numbered.c.provider,
             numbered.c.model,
-            numbered.c.base_url_host,
+            numbered.c.base_url_host.nulls_first(),  # the same on SQLite and PostgreSQL
             func.min(numbered.c.started_at),
         )
     )
