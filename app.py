@@ -1,7 +1,21 @@
-"""Seedscope: router over the pages in pages/."""
+"""Seedscope: router over the pages in pages/ and the shared sidebar, nothing else."""
 
 import streamlit as st
 
+from lib.ui.resources import settings_or_stop
+from lib.ui.sidebar import render_backend_status
+
 st.set_page_config(page_title="Seedscope", page_icon="🎲", layout="wide")
-navigation = st.navigation([st.Page("pages/compare.py", title="Compare", icon="⚖️")])
+
+navigation = st.navigation(
+    [
+        st.Page(
+            "pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True
+        ),
+        st.Page("pages/history.py", title="History", icon=":material/history:"),
+        st.Page("pages/fingerprints.py", title="Fingerprints", icon=":material/fingerprint:"),
+        st.Page("pages/about.py", title="About", icon=":material/info:"),
+    ]
+)
+render_backend_status(settings_or_stop())
 navigation.run()

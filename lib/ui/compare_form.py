@@ -1,0 +1,359 @@
+"""The Compare page's form: request, backend, preset and arms table, checked as you type.
+
+The form is plain widgets (no `st.form`) so choosing a preset refills the arms table at once.
+Every rerun builds the raw spec data from the widgets and validates it with `lib.spec`; the
+messages sit next to the form and Generate stays disabled until the input is valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from lib.settings import Settings
+from lib.spec import (
+    DEFAULT_PROMPT,
+    DEFAULT_SYSTEM,
+    LOCAL_MODEL_NAME,
+    ExperimentSpec,
+    Limits,
+    SpecError,
+    preset_arms,
+    validate_spec,
+)
+from lib.ui.text import escape_markdown
+
+PRESET_LABELS = {
+    "cookbook": "Cookbook: unseeded at 0.7 vs seed at 0",
+    "seed-only": "Seed only: seed vs no seed, one temperature",
+    "grid": "Grid 2×2: {no seed, seed} × {two temperatures}",
+    "custom": "Custom: edit the arms table freely",
+}
+PROVIDER_LABELS = {"local": f"Embedded model ({LOCAL_MODEL_NAME})", "openai": "OpenAI-compatible"}
+ARM_COLUMNS = ["label", "seed", "temperature", "runs"]
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+@dataclass
+class CompareForm:
+    """What the form holds after this rerun."""
+
+    provider: str
+    base_url: str | None
+    spec: ExperimentSpec | None
+    problems: list[str] = field(default_factory=list)
+    worst_case_tokens: int = 0
+    needs_confirmation: bool = False
+    confirmed: bool = True
+    generate: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.spec is not None and not self.problems and self.confirmed
+
+
+def available_providers(settings: Settings) -> list[str]:
+    """Backends a visitor may choose: allowed by configuration, and usable."""
+    return [
+        name
+        for name in settings.allowed_providers
+        if name == "local" or (name == "openai" and settings.openai_configured)
+    ]
+
+
+def parse_seed(raw: Any) -> Any:
+    """'' / 'none' / missing -> None (unseeded); an integer string -> int; anything else is
+    passed through so validation names it ("'abc' is not a valid number")."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        return None
+    if isinstance(raw, int | float):
+        return int(raw) if float(raw).is_integer() else raw
+    text = str(raw).strip()
+    if text.lower() in {"", "none", "-"}:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _number_or_raw(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return value  # pydantic turns 5.0 into 5 for int fields, and keeps floats as floats
+    return value
+
+
+def arms_from_table(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Arm dicts from the edited table; rows left completely empty are ignored."""
+    arms = []
+    for row in table.to_dict("records"):
+        values = {column: row.get(column) for column in ARM_COLUMNS}
+        blank = all(
+            value is None
+            or (isinstance(value, float) and math.isnan(value))
+            or (isinstance(value, str) and not value.strip())
+            for value in values.values()
+        )
+        if blank:
+            continue
+        label = values["label"]
+        arms.append(
+            {
+                "label": "" if label is None or isinstance(label, float) else str(label),
+                "seed": parse_seed(values["seed"]),
+                "temperature": _number_or_raw(values["temperature"]),
+                "runs": _number_or_raw(values["runs"]),
+            }
+        )
+    return arms
+
+
+def arms_table(arms: list[dict[str, Any]]) -> pd.DataFrame:
+    """The editor's starting table; seeds as text so int64 seeds survive the browser (JS
+    numbers lose precision above 2^53)."""
+    rows = [
+        {
+            "label": arm["label"],
+            "seed": "" if arm["seed"] is None else str(arm["seed"]),
+            "temperature": float(arm["temperature"]),
+            "runs": int(arm["runs"]),
+        }
+        for arm in arms
+    ]
+    return pd.DataFrame(rows, columns=ARM_COLUMNS).astype(
+        {"label": "string", "seed": "string", "temperature": "float64", "runs": "Int64"}
+    )
+
+
+def settings_for_endpoint(settings: Settings, base_url: str | None) -> Settings:
+    """The configured API key only ever goes to the configured endpoint.
+
+    A visitor who types another base URL must not receive the deployment's key in an
+    Authorization header, so for any other URL the key is dropped.
+    """
+    if base_url is None or base_url == settings.openai_base_url:
+        return settings
+    return dataclasses.replace(settings, openai_api_key=None)
+
+
+@st.cache_data(ttl=120, show_spinner="Asking the server for its models…")
+def _remote_models(
+    base_url: str | None, configured_url: str | None, has_key: bool, _settings: Settings
+) -> list[str]:
+    from lib.providers.openai_compat import OpenAICompatProvider
+
+    settings = settings_for_endpoint(_settings, base_url)
+    # Short timeout and no retries: the form waits for this answer.
+    provider = OpenAICompatProvider(
+        api_key=settings.openai_api_key,
+        base_url=base_url or settings.openai_base_url,
+        timeout=5.0,
+        max_retries=0,
+    )
+    return provider.list_models()
+
+
+def remote_models(settings: Settings, base_url: str | None) -> tuple[list[str], str | None]:
+    """Model ids from the server's /v1/models, or an empty list and why."""
+    try:
+        models = _remote_models(
+            base_url, settings.openai_base_url, bool(settings.openai_api_key), settings
+        )
+    except Exception as exc:  # the server may not offer /v1/models: fall back to typing a name
+        return [], str(exc)
+    return models, None
+
+
+def _backend_section(settings: Settings) -> tuple[str, str | None, str]:
+    providers = available_providers(settings)
+    if not providers:
+        st.error(
+            "No backend is available: this deployment allows only the OpenAI-compatible backend "
+            "and it is not configured. Set OPENAI_API_KEY or OPENAI_BASE_URL (see About)."
+        )
+        st.stop()
+    provider = st.selectbox(
+        "Backend",
+        providers,
+        format_func=PROVIDER_LABELS.get,
+        key="cmp_provider",
+        help="The OpenAI-compatible backend appears when OPENAI_API_KEY or OPENAI_BASE_URL is set.",
+    )
+    if "openai" in settings.allowed_providers and "openai" not in providers:
+        st.caption("OpenAI-compatible backend: set OPENAI_API_KEY or OPENAI_BASE_URL (see About).")
+    if provider == "local":
+        st.text_input("Model", value=LOCAL_MODEL_NAME, disabled=True, key="cmp_local_model")
+        return provider, None, LOCAL_MODEL_NAME
+
+    configured = settings.openai_base_url or ""
+    if settings.lock_base_url:
+        st.text_input(
+            "Base URL",
+            value=configured or OPENAI_DEFAULT_BASE_URL,
+            disabled=True,
+            key="cmp_base_url_locked",
+            help="Locked by SEEDSCOPE_LOCK_BASE_URL.",
+        )
+        base_url = settings.openai_base_url
+    else:
+        typed = st.text_input(
+            "Base URL",
+            value=configured,
+            placeholder=OPENAI_DEFAULT_BASE_URL,
+            key="cmp_base_url",
+            help="Any OpenAI-compatible server: vLLM, Ollama, llama.cpp server, LM Studio.",
+        ).strip()
+        base_url = typed or None
+    models, problem = remote_models(settings, base_url)
+    if models:
+        default = settings.openai_model if settings.openai_model in models else models[0]
+        model = st.selectbox(
+            "Model", models, index=models.index(default), key=f"cmp_model_{base_url}"
+        )
+    else:
+        model = st.text_input("Model", value=settings.openai_model, key="cmp_model_typed")
+        if problem:
+            st.caption(f"Type a model name ({escape_markdown(problem)}).")
+    return provider, base_url, model
+
+
+def _preset_section(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
+    preset = st.selectbox(
+        "Preset", list(PRESET_LABELS), format_func=PRESET_LABELS.get, key="cmp_preset"
+    )
+    params: dict[str, Any] = {}
+    if preset != "custom":
+        cols = st.columns(4)
+        seed_text = cols[0].text_input("Seed", value="123", key="cmp_seed")
+        params["seed"] = parse_seed(seed_text)
+        label = "Temperature" if preset == "seed-only" else "Temperature (seeded)"
+        params["temperature"] = cols[1].number_input(
+            label, value=0.0, step=0.1, format="%.2f", key="cmp_temperature"
+        )
+        if preset != "seed-only":
+            params["unseeded_temperature"] = cols[2].number_input(
+                "Temperature (unseeded)" if preset == "cookbook" else "Second temperature",
+                value=0.7,
+                step=0.1,
+                format="%.2f",
+                key="cmp_unseeded_temperature",
+            )
+        params["runs"] = int(cols[3].number_input("Runs per arm", value=5, step=1, key="cmp_runs"))
+    base = "cookbook" if preset == "custom" else preset
+    seed_for_preset = params.get("seed", 123)
+    arms = preset_arms(
+        base,
+        seed=seed_for_preset if isinstance(seed_for_preset, int) else 0,
+        temperature=params.get("temperature", 0.0),
+        unseeded_temperature=params.get("unseeded_temperature"),
+        runs=params.get("runs", 5),
+    )
+    if preset != "custom" and not isinstance(seed_for_preset, int):
+        for arm in arms:  # let validation report the seed exactly as typed
+            if arm["seed"] is not None:
+                arm["seed"] = seed_for_preset
+    # The editor is keyed by the preset and its parameters: changing them starts a fresh table,
+    # while edits to the table survive unrelated reruns.
+    signature = hashlib.sha256(repr((preset, sorted(params.items()))).encode()).hexdigest()[:12]
+    st.caption(
+        "Arms: one row per arm. An empty seed means unseeded (the embedded model then draws "
+        "and records a fresh seed per run). Add or delete rows to change the arms."
+    )
+    edited = st.data_editor(
+        arms_table(arms),
+        key=f"cmp_arms_{preset}_{signature}",
+        num_rows="dynamic",
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "label": st.column_config.TextColumn("label", required=True),
+            "seed": st.column_config.TextColumn("seed", help="An integer, or empty for no seed"),
+            "temperature": st.column_config.NumberColumn("temperature", format="%.2f"),
+            "runs": st.column_config.NumberColumn("runs", step=1),
+        },
+    )
+    return preset, arms_from_table(edited)
+
+
+def render_compare_form(settings: Settings) -> CompareForm:
+    """Draw the form and the check panel next to it; return what it holds."""
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        prompt = st.text_area("Prompt", value=DEFAULT_PROMPT, key="cmp_prompt", height=100)
+        system = st.text_area("System message", value=DEFAULT_SYSTEM, key="cmp_system", height=68)
+        backend_col, limits_col = st.columns(2)
+        with backend_col:
+            provider, base_url, model = _backend_section(settings)
+        with limits_col:
+            max_tokens = int(st.number_input("max_tokens", value=200, step=1, key="cmp_max_tokens"))
+            top_p = st.number_input("top_p", value=1.0, step=0.05, format="%.2f", key="cmp_top_p")
+        _, arms = _preset_section(settings)
+
+    data = {
+        "prompt": prompt,
+        "system": system,
+        "provider": provider,
+        "model": model,
+        "max_tokens": max_tokens,
+        "top_p": top_p,
+        "arms": arms,
+    }
+    problems: list[str] = []
+    spec: ExperimentSpec | None = None
+    try:
+        spec = validate_spec(data, Limits.from_settings(settings))
+    except SpecError as exc:
+        problems.extend(exc.messages)
+    if base_url and not base_url.startswith(("http://", "https://")):
+        problems.append(
+            f"base_url: {base_url!r} is not an http(s) URL; e.g. {OPENAI_DEFAULT_BASE_URL}"
+        )
+
+    form = CompareForm(provider=provider, base_url=base_url, spec=spec, problems=problems)
+    with right:
+        _check_panel(settings, form)
+    return form
+
+
+def _check_panel(settings: Settings, form: CompareForm) -> None:
+    st.subheader("Check")
+    if form.problems:
+        st.error("Fix these before generating:")
+        for problem in form.problems:
+            # Messages quote user input; st.text keeps them literal.
+            st.text(f"• {problem}")
+    elif form.spec is not None:
+        spec = form.spec
+        st.success(
+            f"{len(spec.arms)} arms, {spec.total_runs} runs in total, up to "
+            f"{spec.max_tokens} tokens each."
+        )
+    if form.spec is not None and form.provider == "openai":
+        spec = form.spec
+        form.worst_case_tokens = spec.total_runs * spec.max_tokens
+        st.info(
+            f"Paid backend: worst case {form.worst_case_tokens:,} completion tokens "
+            f"({spec.total_runs} runs × max_tokens {spec.max_tokens}), plus the prompt tokens."
+        )
+        if form.worst_case_tokens > settings.cost_confirm_tokens:
+            form.needs_confirmation = True
+            form.confirmed = st.checkbox(
+                f"I accept up to {form.worst_case_tokens:,} completion tokens "
+                f"(above this deployment's {settings.cost_confirm_tokens:,}-token threshold)",
+                key="cmp_confirm_cost",
+            )
+    form.generate = st.button(
+        "Generate",
+        type="primary",
+        disabled=not form.ready,
+        key="cmp_generate",
+        width="stretch",
+    )

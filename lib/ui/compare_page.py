@@ -1,0 +1,100 @@
+"""The Compare page: form, generation, and the results of the latest comparison."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.providers.base import Provider
+from lib.settings import Settings
+from lib.store import StoreError
+from lib.ui import resources
+from lib.ui.compare_form import CompareForm, render_compare_form, settings_for_endpoint
+from lib.ui.generation import run_generation
+from lib.ui.results import render_results
+
+EXPERIMENT_KEY = "cmp_experiment_id"
+OUTCOME_KEY = "cmp_outcome"
+
+
+def make_remote_provider(settings: Settings, form: CompareForm) -> Provider:
+    from lib.providers.factory import make_provider
+
+    assert form.spec is not None
+    endpoint_settings = settings_for_endpoint(settings, form.base_url)
+    return make_provider(endpoint_settings, "openai", model=form.spec.model, base_url=form.base_url)
+
+
+def _provider_for(settings: Settings, form: CompareForm) -> Provider | None:
+    try:
+        if form.provider == "local":
+            return resources.local_provider(settings)
+        return make_remote_provider(settings, form)
+    except Exception as exc:  # configuration problems: a short message with the fix
+        st.error(f"The backend cannot be used: {exc}")
+        return None
+
+
+def _remember(experiment_id: str) -> None:
+    st.session_state[EXPERIMENT_KEY] = experiment_id
+    st.session_state[OUTCOME_KEY] = "cancelled"  # until the run says otherwise
+
+
+def _generate(settings: Settings, form: CompareForm) -> None:
+    if not form.ready or form.spec is None:  # the button is disabled then; never generate
+        return
+    provider = _provider_for(settings, form)
+    if provider is None:
+        return
+    store = resources.store_or_stop(settings)
+    concurrency = settings.remote_concurrency if form.provider == "openai" else None
+    try:
+        result = run_generation(
+            form.spec, provider, store, concurrency=concurrency, on_started=_remember
+        )
+    except StoreError as exc:
+        st.error(f"The experiment could not be saved: {exc}")
+        return
+    st.session_state[OUTCOME_KEY] = result.status
+    if result.problem:
+        st.error(result.problem)
+
+
+def _latest_results(settings: Settings) -> None:
+    experiment_id = st.session_state.get(EXPERIMENT_KEY)
+    if not experiment_id:
+        st.info(
+            "Choose a preset and press **Generate**. The cookbook preset sends the prompt five "
+            "times without a seed at temperature 0.7 and five times with seed 123 at "
+            "temperature 0, then measures how far the answers drift."
+        )
+        return
+    store = resources.store_or_stop(settings)
+    try:
+        experiment = store.load_experiment(experiment_id)
+    except StoreError as exc:
+        st.error(f"The latest comparison could not be loaded: {exc}")
+        return
+    if experiment is None:
+        st.session_state.pop(EXPERIMENT_KEY, None)
+        st.info("The latest comparison was deleted in History. Generate a new one.")
+        return
+    if experiment.summary.status == "cancelled":
+        st.warning(
+            f"Generation was cancelled: {len(experiment.completions)} completed runs were "
+            "kept and are shown below (also in History)."
+        )
+    render_results(settings, experiment, key="cmp")
+
+
+def render_compare_page() -> None:
+    settings = resources.settings_or_stop()
+    st.title("Compare")
+    st.caption(
+        "Send the same chat request many times, with and without a fixed seed, and see how far "
+        "the answers drift."
+    )
+    form = render_compare_form(settings)
+    if form.generate:
+        _generate(settings, form)
+    st.divider()
+    _latest_results(settings)

@@ -1,0 +1,178 @@
+"""The Fingerprints page: the system_fingerprint timeline, change events and drift series."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from lib.charts import fingerprint_timeline
+from lib.store import DriftPoint, FingerprintSpan, Store, StoreError, TimelineRow
+from lib.ui import resources
+from lib.ui.filters import Filters, render_filters
+from lib.ui.text import fingerprint_label, format_seed, shorten
+
+TIMELINE_LIMIT = 20_000  # most recent runs drawn; enough for months of probes
+
+
+def _naive(value):  # dataframes show timezone-aware times with an offset; all times are UTC
+    return value.replace(tzinfo=None) if value is not None else None
+
+
+def timeline_frame(rows: list[TimelineRow]) -> pd.DataFrame:
+    frame = pd.DataFrame([row.to_dict() for row in rows])
+    for column in ("requested_seed", "effective_seed"):
+        # int64 seeds: object dtype keeps them exact (floats cannot hold 2^63 - 1)
+        frame[column] = [getattr(row, column) for row in rows]
+        frame[column] = frame[column].astype(object)
+    frame["started_at"] = [row.started_at for row in rows]
+    return frame
+
+
+def spans_table(spans: list[FingerprintSpan]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "provider": s.provider,
+                "model": s.model,
+                "host": s.base_url_host or "",
+                "system fingerprint": fingerprint_label(s.system_fingerprint),
+                "first seen (UTC)": _naive(s.first_seen),
+                "last seen (UTC)": _naive(s.last_seen),
+                "runs": s.runs,
+            }
+            for s in spans
+        ]
+    )
+
+
+def drift_summary(points: list[DriftPoint]) -> pd.DataFrame:
+    """One row per repeated fixed request: how often its text changed, and with the
+    fingerprint or without."""
+    rows: dict[str, dict[str, object]] = {}
+    for p in points:
+        row = rows.setdefault(
+            p.request_key,
+            {
+                "model": f"{p.provider}/{p.model}",
+                "prompt": shorten(p.prompt, 60),
+                "seed": format_seed(p.seed),
+                "temperature": p.temperature,
+                "runs": 0,
+                "text changed": 0,
+                "…with fingerprint change": 0,
+                "…without fingerprint change": 0,
+                "fingerprint changed, same text": 0,
+                "last run (UTC)": None,
+            },
+        )
+        row["runs"] = int(row["runs"]) + 1  # type: ignore[call-overload]
+        row["last run (UTC)"] = _naive(p.started_at)
+        if p.status == "changed":
+            row["text changed"] = int(row["text changed"]) + 1  # type: ignore[call-overload]
+            which = (
+                "…with fingerprint change"
+                if p.fingerprint_changed
+                else "…without fingerprint change"
+            )
+            row[which] = int(row[which]) + 1  # type: ignore[call-overload]
+        elif p.status == "same" and p.fingerprint_changed:
+            key = "fingerprint changed, same text"
+            row[key] = int(row[key]) + 1  # type: ignore[call-overload]
+    return pd.DataFrame(list(rows.values()))
+
+
+def drift_changes(points: list[DriftPoint]) -> pd.DataFrame:
+    """The points where the text of a repeated fixed request changed."""
+    return pd.DataFrame(
+        [
+            {
+                "when (UTC)": _naive(p.started_at),
+                "model": f"{p.provider}/{p.model}",
+                "prompt": shorten(p.prompt, 50),
+                "seed": format_seed(p.seed),
+                "fingerprint before": fingerprint_label(p.previous_fingerprint),
+                "fingerprint now": fingerprint_label(p.system_fingerprint),
+                "fingerprint changed": bool(p.fingerprint_changed),
+                "new text starts": shorten(p.text_preview, 80),
+                "experiment": p.experiment_id[:8],
+            }
+            for p in points
+            if p.status == "changed"
+        ]
+    )
+
+
+def _timeline(store: Store, filters: Filters) -> bool:
+    rows = store.timeline_rows(**filters.store_kwargs(), limit=TIMELINE_LIMIT)
+    if not rows:
+        return False
+    st.plotly_chart(fingerprint_timeline(timeline_frame(rows)), width="stretch", key="fp_timeline")
+    if len(rows) >= TIMELINE_LIMIT:
+        st.caption(f"Showing the first {TIMELINE_LIMIT:,} runs; narrow the dates to see others.")
+    return True
+
+
+def _changes(store: Store, filters: Filters) -> None:
+    st.subheader("Fingerprint changes")
+    spans = store.fingerprint_changes(**filters.store_kwargs())
+    models = {(s.provider, s.model, s.base_url_host) for s in spans}
+    changes = len(spans) - len(models)
+    st.caption(
+        f"{changes} change events. Each row is a stretch of consecutive runs that reported one "
+        'fingerprint; a new row for the same model is a change. "not reported" means the '
+        "server sent none."
+    )
+    st.dataframe(spans_table(spans), hide_index=True, width="stretch")
+
+
+def _drift(store: Store, filters: Filters) -> None:
+    st.subheader("Drift of repeated fixed requests")
+    points = store.drift_series(**filters.store_kwargs())
+    repeated = {p.request_key for p in points if p.status != "first"}
+    if not repeated:
+        st.info(
+            "No fixed request has been repeated yet. A drift series needs the same seeded "
+            "request (prompt, system message, seed, temperature, model) run more than once: "
+            "repeat a comparison, or schedule `python -m lib probe`."
+        )
+        return
+    points = [p for p in points if p.request_key in repeated]
+    changed = [p for p in points if p.status == "changed"]
+    with_fp = sum(1 for p in changed if p.fingerprint_changed)
+    columns = st.columns(3)
+    columns[0].metric("Repeated requests", len(repeated))
+    columns[1].metric("Text changes", len(changed))
+    columns[2].metric(
+        "…of which the fingerprint changed too",
+        f"{with_fp}/{len(changed)}" if changed else "–",
+        help="A text change without a fingerprint change means the backend drifted silently.",
+    )
+    st.dataframe(drift_summary(points), hide_index=True, width="stretch")
+    if changed:
+        st.caption("Where the text changed")
+        st.dataframe(drift_changes(points), hide_index=True, width="stretch")
+
+
+def render_fingerprints_page() -> None:
+    settings = resources.settings_or_stop()
+    store = resources.store_or_stop(settings)
+    st.title("Fingerprints")
+    st.caption(
+        "The `system_fingerprint` every stored run reported, over time. A fingerprint change "
+        "often explains why the same seeded request stopped giving the same answer."
+    )
+    try:
+        filters = render_filters(store, key="fp")
+        if not _timeline(store, filters):
+            st.info(
+                "No successful runs match. Run a comparison on the Compare page (or clear the "
+                "filters): every run's fingerprint is recorded and shows up here."
+            )
+            st.page_link(
+                "pages/compare.py", label="Go to Compare", icon=":material/compare_arrows:"
+            )
+            return
+        _changes(store, filters)
+        _drift(store, filters)
+    except StoreError as exc:
+        st.error(str(exc))

@@ -1,0 +1,143 @@
+"""The History page: past experiments, filters, open one (the Compare results view), delete."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from lib.settings import Settings
+from lib.store import ExperimentSummary, Store, StoreError
+from lib.ui import resources
+from lib.ui.filters import render_filters
+from lib.ui.results import render_results
+from lib.ui.text import shorten
+
+PAGE_SIZE = 50
+OPEN_KEY = "hist_open"
+NOTICE_KEY = "hist_notice"
+
+
+def summary_table(summaries: list[ExperimentSummary]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "id": s.id[:8],
+                "created (UTC)": s.created_at.replace(tzinfo=None),
+                "status": s.status,
+                "provider": s.provider,
+                "model": s.model,
+                "host": s.base_url_host or "",
+                "runs": s.runs,
+                "failed": s.failed_runs,
+                "prompt": shorten(s.label + ": " + s.prompt if s.label else s.prompt, 120),
+            }
+            for s in summaries
+        ]
+    )
+
+
+def _option_label(summary: ExperimentSummary) -> str:
+    return (
+        f"{summary.id[:8]} · {summary.created_at:%Y-%m-%d %H:%M} · {summary.model} · "
+        f"{summary.runs} runs · {shorten(summary.prompt, 60)}"
+    )
+
+
+def _delete(store: Store, experiment_id: str) -> None:
+    """Button callback: runs before the next script run, so it may reset the selection."""
+    try:
+        deleted = store.delete_experiment(experiment_id)
+    except StoreError as exc:
+        st.session_state[NOTICE_KEY] = ("error", f"Could not delete: {exc}")
+        return
+    st.session_state[OPEN_KEY] = None
+    message = f"Deleted experiment {experiment_id[:8]}." if deleted else "Already deleted."
+    st.session_state[NOTICE_KEY] = ("success", message)
+
+
+def _delete_section(store: Store, summary: ExperimentSummary) -> None:
+    with st.expander("Delete this experiment", icon=":material/delete:"):
+        confirmed = st.checkbox(
+            f"Yes, delete experiment {summary.id[:8]} and its {summary.runs} runs for good",
+            key=f"hist_confirm_delete_{summary.id}",
+        )
+        st.button(
+            "Delete",
+            type="primary",
+            disabled=not confirmed,
+            key=f"hist_delete_{summary.id}",
+            on_click=_delete,
+            args=(store, summary.id),
+        )
+
+
+def _show_notice() -> None:
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        kind, message = notice
+        (st.success if kind == "success" else st.error)(message)
+
+
+def _open_from_query(summaries: list[ExperimentSummary]) -> None:
+    """`?experiment=<id>` opens that experiment (links from the Compare page)."""
+    wanted = st.query_params.get("experiment")
+    if wanted and OPEN_KEY not in st.session_state:
+        match = next((s.id for s in summaries if s.id.startswith(wanted)), None)
+        if match:
+            st.session_state[OPEN_KEY] = match
+
+
+def render_history_page() -> None:
+    settings: Settings = resources.settings_or_stop()
+    store = resources.store_or_stop(settings)
+    st.title("History")
+    _show_notice()
+    try:
+        anything = store.count_experiments() > 0
+    except StoreError as exc:
+        st.error(str(exc))
+        return
+    if not anything:
+        st.info(
+            "No experiments yet. Run a comparison on the Compare page: it appears here as soon "
+            "as it starts, with every run saved as it completes."
+        )
+        st.page_link("pages/compare.py", label="Go to Compare", icon=":material/compare_arrows:")
+        return
+
+    filters = render_filters(store, key="hist", with_prompt=True)
+    kwargs = filters.store_kwargs(with_prompt=True)
+    total = store.count_experiments(**kwargs)
+    if total == 0:
+        st.info("No experiment matches these filters. Clear a filter to see more.")
+        return
+    pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
+    page = 1
+    if pages > 1:
+        page = int(st.number_input(f"Page (of {pages})", 1, pages, 1, step=1, key="hist_page"))
+    summaries = store.list_experiments(**kwargs, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    st.caption(f"{total} experiments, newest first.")
+    st.dataframe(summary_table(summaries), hide_index=True, width="stretch")
+
+    by_id = {s.id: s for s in summaries}
+    _open_from_query(summaries)
+    if st.session_state.get(OPEN_KEY) not in by_id:
+        st.session_state[OPEN_KEY] = None
+    chosen = st.selectbox(
+        "Open an experiment",
+        list(by_id),
+        index=None,
+        format_func=lambda experiment_id: _option_label(by_id[experiment_id]),
+        placeholder="Choose an experiment to see its results",
+        key=OPEN_KEY,
+    )
+    if chosen is None:
+        return
+    experiment = store.load_experiment(chosen)
+    if experiment is None:
+        st.warning("That experiment no longer exists (deleted in another session).")
+        return
+    st.divider()
+    render_results(settings, experiment, key="hist")
+    st.divider()
+    _delete_section(store, experiment.summary)

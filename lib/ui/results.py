@@ -1,0 +1,376 @@
+"""The results view of one stored experiment, shared by Compare and History.
+
+Completions come from the store and the analysis is cached by experiment id (and its run count
+and status), so a display control — colour scale, which runs to diff — redraws from the cached
+analysis: nothing is generated or embedded again.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.analysis import ArmAnalysis, ExperimentAnalysis, analyze
+from lib.charts import arms_heatmaps, distance_distribution, distinct_output_frequency
+from lib.embeddings import EmbeddingError
+from lib.export import distances_csv, metrics_csv, runs_csv
+from lib.providers.base import Completion, CompletionRequest
+from lib.settings import Settings
+from lib.store import StoredExperiment
+from lib.ui import resources
+from lib.ui.diff import diff_as_code, word_diff
+from lib.ui.text import (
+    escape_markdown,
+    fingerprint_label,
+    format_distance,
+    format_latency,
+    format_seed,
+    format_share,
+)
+
+COLOR_SCALES = ("Viridis", "Cividis", "Blues", "Magma", "Plasma", "Greys")
+SCROLL_AFTER_RUNS = 3  # more runs than this per arm go into a scrolling box
+STATUS_BADGES = {
+    "complete": ("complete", "green"),
+    "running": ("running", "blue"),
+    "cancelled": ("cancelled", "orange"),
+    "interrupted": ("interrupted", "red"),
+}
+
+
+@st.cache_data(max_entries=64, show_spinner="Embedding the outputs and measuring…")
+def _cached_analysis(
+    experiment_id: str,
+    run_count: int,
+    status: str,
+    embedder_id: str,
+    arm_order: tuple[str, ...],
+    _completions: list[Completion],
+    _embedder: object,
+) -> ExperimentAnalysis:
+    # The key is (experiment id, run count, status, embedder id, arm order); the completions
+    # and the embedder themselves are not hashed (underscore arguments).
+    return analyze(_completions, _embedder, arm_order=list(arm_order))  # type: ignore[arg-type]
+
+
+def analysis_for(settings: Settings, experiment: StoredExperiment) -> ExperimentAnalysis:
+    """The cached analysis of a stored experiment (raises ResourceError / EmbeddingError)."""
+    embedder = resources.embedder(settings, "local")
+    return _cached_analysis(
+        experiment.summary.id,
+        len(experiment.completions),
+        experiment.summary.status,
+        embedder.id,
+        tuple(arm.label for arm in experiment.spec.arms),
+        experiment.completions,
+        embedder,
+    )
+
+
+def render_results(settings: Settings, experiment: StoredExperiment, *, key: str) -> None:
+    """Everything about one experiment: arms side by side, charts, diff, downloads."""
+    _header(experiment)
+    if not experiment.completions:
+        st.info(
+            "No runs were stored for this experiment: it stopped before the first run "
+            "finished. Run it again from the Compare page."
+        )
+        return
+    try:
+        analysis = analysis_for(settings, experiment)
+    except (resources.ResourceError, EmbeddingError) as exc:
+        st.error(f"The outputs could not be measured: {exc}")
+        analysis = None
+    if analysis is None:
+        _arms_without_measures(settings, experiment, key)
+        return
+    _between_arms(analysis)
+    _arms_side_by_side(settings, experiment, analysis, key)
+    _charts(analysis, key)
+    _diff_view(analysis, key)
+    _downloads(experiment, analysis, key)
+
+
+def _header(experiment: StoredExperiment) -> None:
+    summary = experiment.summary
+    spec = experiment.spec
+    text, color = STATUS_BADGES.get(summary.status, (summary.status, "gray"))
+    where = f" at {summary.base_url_host}" if summary.base_url_host else ""
+    st.markdown(
+        f"#### Experiment `{summary.id[:8]}` :{color}-badge[{text}]\n"
+        f"{escape_markdown(summary.provider)} · {escape_markdown(summary.model)}"
+        f"{escape_markdown(where)} · {summary.created_at:%Y-%m-%d %H:%M:%S} UTC · "
+        f"{summary.runs} runs" + (f", {summary.failed_runs} failed" if summary.failed_runs else "")
+    )
+    with st.expander("Request"):
+        st.caption("System message")
+        st.text(spec.system or "(none)")
+        st.caption("Prompt")
+        st.text(spec.prompt)
+        st.caption(f"max_tokens {spec.max_tokens} · top_p {spec.top_p:g}")
+
+
+def _between_arms(analysis: ExperimentAnalysis) -> None:
+    if not analysis.between_arms:
+        return
+    columns = st.columns(min(len(analysis.between_arms), 4))
+    for index, (first, second, distance) in enumerate(analysis.between_arms):
+        columns[index % len(columns)].metric(
+            f"Mean distance {escape_markdown(first)} vs {escape_markdown(second)}",
+            format_distance(distance),
+            help="Mean cosine distance over every pair of runs across the two arms.",
+        )
+
+
+def _divergence_text(arm: ArmAnalysis) -> str:
+    metrics = arm.metrics
+    if len(arm.ok) < 2:
+        return "–"
+    if metrics.first_divergence_char is None:
+        return "none"
+    return f"word {metrics.first_divergence_word} · char {metrics.first_divergence_char}"
+
+
+def _arm_metrics(arm: ArmAnalysis) -> None:
+    m = arm.metrics
+    ok = len(arm.ok)
+    top = st.columns(2)
+    top[0].metric(
+        "Distinct outputs",
+        f"{m.distinct_outputs}/{ok}",
+        help="How many different texts the successful runs produced (1/N: fully repeatable).",
+    )
+    top[1].metric(
+        "Notebook mean distance",
+        format_distance(m.mean_distance_first_vs_rest),
+        help="Mean cosine distance from run 0 to each other run (the cookbook's measure).",
+    )
+    middle = st.columns(2)
+    middle[0].metric(
+        "Mean pairwise distance",
+        format_distance(m.mean_pairwise_distance),
+        help="Mean cosine distance over all pairs of runs.",
+    )
+    middle[1].metric(
+        "Exact-match rate",
+        format_share(m.exact_match_rate),
+        help="Share of runs whose text is identical to run 0.",
+    )
+    bottom = st.columns(2)
+    bottom[0].metric(
+        "First divergence",
+        _divergence_text(arm),
+        help="Earliest word and character where any run differs from run 0.",
+    )
+    bottom[1].metric(
+        f"TARr@{ok}",
+        "–" if m.tarr is None else str(m.tarr),
+        help="1 when all runs are identical strings, else 0 (Atil et al., 2024).",
+    )
+    if m.failed_runs:
+        st.caption(f":red[{m.failed_runs} failed runs] (listed below, not measured)")
+
+
+def _arm_heading(experiment: StoredExperiment, label: str) -> None:
+    arm = next((a for a in experiment.spec.arms if a.label == label), None)
+    st.markdown(f"##### {escape_markdown(label)}")
+    if arm is not None:
+        st.caption(
+            f"seed {format_seed(arm.seed)} · temperature {arm.temperature:g} · {arm.runs} runs"
+        )
+
+
+def _arms_side_by_side(
+    settings: Settings, experiment: StoredExperiment, analysis: ExperimentAnalysis, key: str
+) -> None:
+    st.subheader("Arms side by side")
+    columns = st.columns(len(analysis.arms), gap="medium")
+    for column, arm in zip(columns, analysis.arms, strict=True):
+        with column:
+            _arm_heading(experiment, arm.label)
+            _arm_metrics(arm)
+            _run_cards(settings, experiment, arm.completions, key)
+
+
+def _arms_without_measures(settings: Settings, experiment: StoredExperiment, key: str) -> None:
+    labels = [arm.label for arm in experiment.spec.arms]
+    columns = st.columns(len(labels), gap="medium")
+    for column, label in zip(columns, labels, strict=True):
+        with column:
+            _arm_heading(experiment, label)
+            runs = [c for c in experiment.completions if c.arm_label == label]
+            _run_cards(settings, experiment, runs, key)
+
+
+def _run_cards(
+    settings: Settings, experiment: StoredExperiment, runs: list[Completion], key: str
+) -> None:
+    if not runs:
+        st.caption("No runs stored for this arm.")
+        return
+    box = st.container(height=560) if len(runs) > SCROLL_AFTER_RUNS else st.container()
+    with box:
+        for completion in runs:
+            _run_card(settings, experiment, completion, key)
+
+
+def _run_card(
+    settings: Settings, experiment: StoredExperiment, completion: Completion, key: str
+) -> None:
+    c = completion
+    with st.container(border=True):
+        tokens = f"{c.prompt_tokens if c.prompt_tokens is not None else '–'} → "
+        tokens += f"{c.completion_tokens if c.completion_tokens is not None else '–'} tokens"
+        st.caption(
+            f"**Run {c.run_index}** · effective seed {format_seed(c.effective_seed)} · "
+            f"{tokens} · {format_latency(c.latency_s)}"
+            + (f" · finish {escape_markdown(c.finish_reason)}" if c.finish_reason else "")
+        )
+        st.caption(f"Fingerprint: {escape_markdown(fingerprint_label(c.system_fingerprint))}")
+        if not c.ok:
+            st.caption(":red[Failed]")
+            st.text(f"{c.error_type}: {c.error_message or ''}")
+            return
+        if c.text:
+            st.code(c.text, language=None, wrap_lines=True)
+        else:
+            st.caption("(empty output)")
+        if c.provider == "local" and c.effective_seed is not None:
+            _replay(settings, experiment, c, key)
+
+
+def _replay(
+    settings: Settings, experiment: StoredExperiment, completion: Completion, key: str
+) -> None:
+    """Run an embedded-model completion again with its effective seed and compare the text."""
+    replay_key = f"replay:{experiment.summary.id}:{completion.arm_label}:{completion.run_index}"
+    clicked = st.button(
+        "Replay this run",
+        key=f"{key}_{replay_key}",
+        icon=":material/replay:",
+        help="Generate again with the same effective seed and parameters.",
+    )
+    if clicked:
+        try:
+            provider = resources.local_provider(settings)
+        except resources.ResourceError as exc:
+            st.error(str(exc))
+            return
+        request = CompletionRequest(
+            arm_label=completion.arm_label,
+            run_index=completion.run_index,
+            prompt=experiment.spec.prompt,
+            system=experiment.spec.system,
+            model=completion.model,
+            seed=completion.requested_seed,
+            temperature=completion.temperature,
+            top_p=completion.top_p,
+            max_tokens=completion.max_tokens,
+        )
+        with st.spinner("Replaying…"):
+            again = provider.replay(completion, request)
+        st.session_state[replay_key] = (again, provider.fingerprint)
+    stored = st.session_state.get(replay_key)
+    if stored is None:
+        return
+    again, fingerprint = stored
+    if not again.ok:
+        st.error(f"Replay failed: {again.error_type}")
+        st.text(again.error_message or "")
+    elif again.text == completion.text:
+        st.success("Replay reproduced the text exactly.", icon=":material/check_circle:")
+    else:
+        st.warning("Replay produced a different text:", icon=":material/warning:")
+        st.code(again.text, language=None, wrap_lines=True)
+    if fingerprint != completion.system_fingerprint:
+        st.caption(
+            "The embedded model now loads with different settings than this run had "
+            f"(fingerprint {escape_markdown(fingerprint)}), which can change the text."
+        )
+
+
+def _charts(analysis: ExperimentAnalysis, key: str) -> None:
+    st.subheader("Distances")
+    scale = st.selectbox(
+        "Colour scale", COLOR_SCALES, key=f"{key}_colorscale", help="Display only: nothing reruns."
+    )
+    st.plotly_chart(
+        arms_heatmaps(analysis, colorscale=scale),
+        width="stretch",
+        key=f"{key}_heatmaps",
+        theme="streamlit",
+    )
+    left, right = st.columns(2)
+    left.plotly_chart(distance_distribution(analysis), width="stretch", key=f"{key}_distribution")
+    right.plotly_chart(distinct_output_frequency(analysis), width="stretch", key=f"{key}_frequency")
+
+
+def _run_choice(analysis: ExperimentAnalysis) -> list[tuple[str, int]]:
+    return [(arm.label, c.run_index) for arm in analysis.arms for c in arm.ok]
+
+
+def _diff_view(analysis: ExperimentAnalysis, key: str) -> None:
+    st.subheader("Compare two runs word by word")
+    choices = _run_choice(analysis)
+    if len(choices) < 2:
+        st.caption("At least two successful runs are needed for a diff.")
+        return
+    texts = {(arm.label, c.run_index): c.text for arm in analysis.arms for c in arm.ok}
+    left, right = st.columns(2)
+    first = left.selectbox(
+        "Run A", choices, index=0, key=f"{key}_diff_a", format_func=lambda k: f"{k[0]} · run {k[1]}"
+    )
+    second = right.selectbox(
+        "Run B", choices, index=1, key=f"{key}_diff_b", format_func=lambda k: f"{k[0]} · run {k[1]}"
+    )
+    diff = word_diff(texts[first], texts[second])
+    if diff.identical_text:
+        st.success("The two runs are identical.")
+        return
+    if diff.whitespace_only:
+        st.info("The two runs differ only in spacing or line breaks.")
+        return
+    st.markdown(
+        f"First divergence at **word {diff.first_divergence_word}** of run A. "
+        "Lines with `-` are only in run A, lines with `+` only in run B."
+    )
+    st.code(diff_as_code(diff), language="diff", wrap_lines=True)
+
+
+def _downloads(experiment: StoredExperiment, analysis: ExperimentAnalysis, key: str) -> None:
+    st.subheader("Download")
+    summary = experiment.summary
+    short = summary.id[:8]
+    files = (
+        (
+            "Runs CSV",
+            f"seedscope-{short}-runs.csv",
+            runs_csv(
+                experiment.completions,
+                experiment_id=summary.id,
+                created_at=summary.created_at,
+                base_url_host=summary.base_url_host,
+            ),
+        ),
+        (
+            "Metrics CSV",
+            f"seedscope-{short}-metrics.csv",
+            metrics_csv(analysis, experiment_id=summary.id),
+        ),
+        (
+            "Distances CSV",
+            f"seedscope-{short}-distances.csv",
+            distances_csv(analysis, experiment_id=summary.id),
+        ),
+    )
+    columns = st.columns(len(files))
+    for column, (label, name, data) in zip(columns, files, strict=True):
+        column.download_button(
+            label,
+            data=data,
+            file_name=name,
+            mime="text/csv",
+            key=f"{key}_download_{name}",
+            on_click="ignore",
+            icon=":material/download:",
+            width="stretch",
+        )

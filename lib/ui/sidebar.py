@@ -1,0 +1,43 @@
+"""The sidebar's backend status: what this deployment can run and where history goes."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.settings import Settings
+from lib.spec import LOCAL_MODEL_NAME
+from lib.ui import resources
+from lib.ui.text import escape_markdown
+
+
+def render_backend_status(settings: Settings) -> None:
+    sidebar = st.sidebar
+    sidebar.subheader("Backends")
+    if "local" in settings.allowed_providers:
+        try:
+            provider = resources.local_provider(settings)
+        except resources.ResourceError as exc:
+            sidebar.error(str(exc))
+        else:
+            sidebar.markdown(f":green[●] **Embedded model ready** — {LOCAL_MODEL_NAME}")
+            sidebar.caption(f"Fingerprint: `{escape_markdown(provider.fingerprint)}`")
+    else:
+        sidebar.caption("Embedded model disabled by SEEDSCOPE_ALLOWED_PROVIDERS.")
+
+    if "openai" in settings.allowed_providers:
+        key_state = "present" if settings.openai_api_key else "not set"
+        host = settings.base_url_host or "api.openai.com (default)"
+        mark = ":green[●]" if settings.openai_configured else ":gray[○]"
+        sidebar.markdown(f"{mark} **OpenAI-compatible** — key {key_state}")
+        sidebar.caption(f"Base URL host: {escape_markdown(host)}")
+        if settings.lock_base_url:
+            sidebar.caption("Base URL locked by configuration.")
+        if not settings.openai_configured:
+            sidebar.caption("Set OPENAI_API_KEY or OPENAI_BASE_URL to enable (see About).")
+    sidebar.subheader("Run history")
+    try:
+        location = resources.store(settings).url_for_display
+    except resources.ResourceError as exc:
+        sidebar.error(str(exc))
+    else:
+        sidebar.caption(escape_markdown(location))

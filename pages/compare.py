@@ -1,0 +1,5 @@
+"""Compare: send one request many times in seeded and unseeded arms and see how far they drift."""
+
+from lib.ui.compare_page import render_compare_page
+
+render_compare_page()

@@ -1,0 +1,5 @@
+"""Fingerprints: the system_fingerprint timeline, change events and drift of fixed requests."""
+
+from lib.ui.fingerprints_page import render_fingerprints_page
+
+render_fingerprints_page()

@@ -1,0 +1,5 @@
+"""History: past experiments, filterable; open one to see its results, export or delete it."""
+
+from lib.ui.history_page import render_history_page
+
+render_history_page()
