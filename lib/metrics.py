@@ -16,6 +16,8 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+SAME_DIRECTION_TOLERANCE = 1e-12
+
 
 def _as_matrix(vectors: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
     matrix = np.asarray(vectors, dtype=np.float64)
@@ -36,7 +38,8 @@ def cosine_distance_cross(
 ) -> np.ndarray:
     """Cosine distances (1 - cosine similarity) between every row of `a` and every row of `b`.
 
-    Shape (len(a), len(b)), float64, clipped to [0, 2]. Equals
+    Shape (len(a), len(b)), float64, clipped to [0, 2]; distances below 1e-12 (rounding noise
+    of identical vectors) are exactly 0. Equals
     `scipy.spatial.distance.cdist(a, b, "cosine")` within 1e-6 for non-zero vectors; computed
     as one matrix product of unit vectors (BLAS) instead of a loop over pairs.
     A zero vector (the convention for an empty output, see lib/analysis.py) has distance 0 to
@@ -48,6 +51,8 @@ def cosine_distance_cross(
         raise ValueError(f"vector sizes differ: {unit_a.shape[1]} and {unit_b.shape[1]}")
     distances = 1.0 - unit_a @ unit_b.T
     distances[np.logical_and.outer(zero_a, zero_b)] = 0.0
+    # Identical directions leave ~1e-16 of rounding; report them as exactly 0 (same output).
+    distances[distances < SAME_DIRECTION_TOLERANCE] = 0.0
     return np.clip(distances, 0.0, 2.0, out=distances)
 
 

