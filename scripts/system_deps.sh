@@ -13,3 +13,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# PostgreSQL for the store tests: start the cluster and create the test role and database.
+bash "$(dirname "$0")/ensure_postgres.sh" >/dev/null

@@ -15,6 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, insert, select, text, update
 
 from lib.providers.base import utc_now
+from lib.spec import REMOTE_SEED_MAX
 from lib.store import Store, StoreError
 from lib.store_engine import current_revision, head_revision, resolve_url, upgrade
 from lib.store_schema import experiments, metadata, request_key, runs
@@ -47,7 +48,7 @@ def test_experiment_round_trip_keeps_every_field_and_orders_by_arm_then_run(stor
     spec = make_spec(
         arms=[
             {"label": "zeta", "seed": None, "temperature": 0.7, "runs": 2},
-            {"label": "alpha", "seed": 4_000_000_000, "temperature": 0.0, "runs": 2},
+            {"label": "alpha", "seed": REMOTE_SEED_MAX, "temperature": 0.0, "runs": 2},
         ],
         provider="openai",
         model="gpt-4o-mini",
