@@ -127,7 +127,7 @@ def _divergence_text(arm: ArmAnalysis) -> str:
         return "–"
     if metrics.first_divergence_char is None:
         return "none"
-    return f"word {metrics.first_divergence_word} · char {metrics.first_divergence_char}"
+    return f"word {metrics.first_divergence_word}"
 
 
 def _arm_metrics(arm: ArmAnalysis) -> None:
@@ -159,7 +159,12 @@ def _arm_metrics(arm: ArmAnalysis) -> None:
     bottom[0].metric(
         "First divergence",
         _divergence_text(arm),
-        help="Earliest word and character where any run differs from run 0.",
+        help="Earliest word where any run differs from run 0"
+        + (
+            f" (character {m.first_divergence_char})."
+            if m.first_divergence_char is not None
+            else "."
+        ),
     )
     bottom[1].metric(
         f"TARr@{ok}",

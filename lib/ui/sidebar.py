@@ -7,7 +7,7 @@ import streamlit as st
 from lib.settings import Settings
 from lib.spec import LOCAL_MODEL_NAME
 from lib.ui import resources
-from lib.ui.text import escape_markdown
+from lib.ui.text import code_span
 
 
 def render_backend_status(settings: Settings) -> None:
@@ -20,7 +20,7 @@ def render_backend_status(settings: Settings) -> None:
             sidebar.error(str(exc))
         else:
             sidebar.markdown(f":green[●] **Embedded model ready** — {LOCAL_MODEL_NAME}")
-            sidebar.caption(f"Fingerprint: `{escape_markdown(provider.fingerprint)}`")
+            sidebar.caption(f"Fingerprint: {code_span(provider.fingerprint)}")
     else:
         sidebar.caption("Embedded model disabled by SEEDSCOPE_ALLOWED_PROVIDERS.")
 
@@ -29,7 +29,7 @@ def render_backend_status(settings: Settings) -> None:
         host = settings.base_url_host or "api.openai.com (default)"
         mark = ":green[●]" if settings.openai_configured else ":gray[○]"
         sidebar.markdown(f"{mark} **OpenAI-compatible** — key {key_state}")
-        sidebar.caption(f"Base URL host: {escape_markdown(host)}")
+        sidebar.caption(f"Base URL host: {code_span(host)}")
         if settings.lock_base_url:
             sidebar.caption("Base URL locked by configuration.")
         if not settings.openai_configured:
@@ -40,4 +40,4 @@ def render_backend_status(settings: Settings) -> None:
     except resources.ResourceError as exc:
         sidebar.error(str(exc))
     else:
-        sidebar.caption(escape_markdown(location))
+        sidebar.caption(f"Database: {code_span(location)}")

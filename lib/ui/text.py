@@ -23,6 +23,13 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
 
 
+def code_span(text: str) -> str:
+    """Inline code for Markdown. Nothing inside a code span is interpreted (backslashes
+    included), so the only character to neutralise is the backtick that would close it."""
+    flat = " ".join(str(text).split()).replace("`", "'")
+    return f"`{flat}`"
+
+
 def shorten(text: str, limit: int = 80) -> str:
     """First `limit` characters on one line, with an ellipsis when cut."""
     flat = " ".join(str(text).split())

@@ -1,0 +1,109 @@
+"""Helpers for the AppTest tests: reading a page's text, and stored sample experiments."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from lib.providers.base import Completion
+from lib.spec import ExperimentSpec, validate_spec
+from lib.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def page_text(at: AppTest) -> str:
+    """Every text the page shows, joined: for checks that something appears (or never does)."""
+    parts: list[str] = []
+
+    def walk(node: object) -> None:
+        for child in getattr(node, "children", {}).values():
+            for attribute in ("value", "label", "body", "help", "placeholder"):
+                try:
+                    value = getattr(child, attribute, None)
+                except Exception:  # noqa: BLE001 - some elements have no readable value
+                    value = None
+                if isinstance(value, str):
+                    parts.append(value)
+            proto = getattr(child, "proto", None)
+            if proto is not None:
+                parts.append(str(proto))
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(parts)
+
+
+def spec_for(
+    *,
+    prompt: str = "Write one sentence about Mars.",
+    provider: str = "local",
+    model: str = "SmolLM2-135M-Instruct",
+    arms: list[dict] | None = None,
+    max_tokens: int = 8,
+) -> ExperimentSpec:
+    return validate_spec(
+        {
+            "prompt": prompt,
+            "provider": provider,
+            "model": model,
+            "max_tokens": max_tokens,
+            "arms": arms
+            or [
+                {"label": "unseeded", "seed": None, "temperature": 0.7, "runs": 2},
+                {"label": "seeded", "seed": 123, "temperature": 0.0, "runs": 2},
+            ],
+        }
+    )
+
+
+def completion(
+    spec: ExperimentSpec,
+    arm_label: str,
+    run_index: int,
+    text: str,
+    *,
+    fingerprint: str | None = "fp_test",
+    started_at: datetime | None = None,
+    error: str | None = None,
+) -> Completion:
+    arm = next(a for a in spec.arms if a.label == arm_label)
+    return Completion(
+        arm_label=arm_label,
+        run_index=run_index,
+        text="" if error else text,
+        system_fingerprint=None if error else fingerprint,
+        requested_seed=arm.seed,
+        effective_seed=arm.seed if arm.seed is not None else 1000 + run_index,
+        temperature=arm.temperature,
+        top_p=spec.top_p,
+        max_tokens=spec.max_tokens,
+        provider=spec.provider,
+        model=spec.model,
+        prompt_tokens=None if error else 12,
+        completion_tokens=None if error else len(text.split()),
+        latency_s=0.25,
+        finish_reason=None if error else "stop",
+        started_at=started_at or T0 + timedelta(seconds=run_index),
+        error_type=error,
+        error_message=f"{error}: the server said no" if error else None,
+    )
+
+
+def store_experiment(
+    store: Store, spec: ExperimentSpec, texts: dict[str, list[str]], **kwargs
+) -> str:
+    """Store a finished experiment whose runs carry the given texts per arm."""
+    experiment_id = store.create_experiment(spec, base_url_host=kwargs.pop("host", None))
+    runs = [
+        completion(spec, label, index, text, **kwargs)
+        for label, arm_texts in texts.items()
+        for index, text in enumerate(arm_texts)
+    ]
+    store.add_runs(experiment_id, runs)
+    store.finish_experiment(experiment_id, "complete")
+    return experiment_id

@@ -1,0 +1,82 @@
+"""AppTest: the router reaches every page, and the sidebar reports the backends honestly."""
+
+from __future__ import annotations
+
+import pytest
+
+from lib.providers.local import LocalProvider
+from tests.app.app_support import page_text
+
+PAGES = {
+    "pages/compare.py": "Compare",
+    "pages/history.py": "History",
+    "pages/fingerprints.py": "Fingerprints",
+    "pages/about.py": "About Seedscope",
+}
+
+
+def test_default_page_is_compare_and_every_page_is_reachable(make_app):
+    at = make_app()
+    assert [title.value for title in at.title] == ["Compare"]
+    for page, title in PAGES.items():
+        at.switch_page(page).run()
+        assert not at.exception, page
+        assert [t.value for t in at.title] == [title]
+
+
+def test_sidebar_shows_the_embedded_model_with_its_fingerprint_and_no_key(make_app, app_env):
+    at = make_app()
+    sidebar = "\n".join(m.value for m in at.sidebar.markdown)
+    captions = "\n".join(c.value for c in at.sidebar.caption)
+    assert "Embedded model ready" in sidebar
+    assert "SmolLM2-135M-Instruct" in sidebar
+    assert LocalProvider.shared().fingerprint in captions
+    assert "key not set" in sidebar
+    assert "api.openai.com (default)" in captions
+    assert app_env.removeprefix("sqlite:///") in captions
+
+
+def test_sidebar_says_a_key_is_present_but_never_shows_it(make_app, monkeypatch):
+    secret = "sk-test-never-shown-0123456789"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    at = make_app()
+    assert "key present" in "\n".join(m.value for m in at.sidebar.markdown)
+    assert "127.0.0.1:9" in "\n".join(c.value for c in at.sidebar.caption)
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert secret not in page_text(at), page
+
+
+def test_embedded_model_can_be_disabled_by_configuration(make_app, monkeypatch):
+    monkeypatch.setenv("SEEDSCOPE_ALLOWED_PROVIDERS", "openai")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    at = make_app()
+    assert "Embedded model disabled" in "\n".join(c.value for c in at.sidebar.caption)
+    assert at.selectbox(key="cmp_provider").options == ["OpenAI-compatible"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("SEEDSCOPE_MAX_TOKENS", "lots", "SEEDSCOPE_MAX_TOKENS"),
+        ("SEEDSCOPE_ALLOWED_PROVIDERS", "local,anthropic", "SEEDSCOPE_ALLOWED_PROVIDERS"),
+    ],
+)
+def test_bad_configuration_is_a_short_message_not_a_traceback(
+    make_app, monkeypatch, name, value, named
+):
+    monkeypatch.setenv(name, value)
+    at = make_app()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1
+    assert named in errors[0] and "reload the page" in errors[0]
+
+
+def test_unusable_database_url_is_a_short_message_with_the_fix(make_app, monkeypatch, tmp_path):
+    monkeypatch.setenv("SEEDSCOPE_DATABASE_URL", f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
+    at = make_app("pages/history.py")
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert errors and all("SEEDSCOPE_DATABASE_URL" in e for e in errors)
