@@ -441,6 +441,34 @@ class Store:
         rows = self._read("reading drift series", lambda c: c.execute(query).all())
         return [_drift_point(row) for row in rows]
 
+    def previous_labelled_experiment(
+        self, *, label: str, request_key: str, before_id: str
+    ) -> str | None:
+        """The newest experiment labelled `label`, created before `before_id`, that has a
+        successful run of the request `request_key` (how a probe finds its previous run)."""
+        created = select(experiments.c.created_at).where(experiments.c.id == before_id)
+        has_runs = (
+            select(runs.c.id)
+            .where(
+                runs.c.experiment_id == experiments.c.id,
+                runs.c.request_key == request_key,
+                runs.c.error_type.is_(None),
+            )
+            .exists()
+        )
+        query = (
+            select(experiments.c.id)
+            .where(
+                experiments.c.label == label,
+                experiments.c.id != before_id,
+                experiments.c.created_at <= created.scalar_subquery(),
+                has_runs,
+            )
+            .order_by(experiments.c.created_at.desc(), experiments.c.id.desc())
+            .limit(1)
+        )
+        return self._read("finding the previous run", lambda c: c.execute(query).scalar())
+
     def providers_and_models(self) -> list[tuple[str, str]]:
         query = providers_and_models_query()
         rows = self._read("listing models", lambda c: c.execute(query).all())
