@@ -36,7 +36,9 @@ class Settings:
     local_model_path: str | None = None
     local_n_ctx: int = 2048
     local_n_batch: int = 512
-    local_n_threads: int = 2
+    # One thread: on a 2-core box shared with Streamlit, the embedder or a browser, llama.cpp's
+    # spinning worker threads made 2 threads several times slower than 1 (see bench/).
+    local_n_threads: int = 1
     database_url: str | None = None
     # Worst-case completion tokens above which a paid backend needs a confirmation.
     cost_confirm_tokens: int = 20000

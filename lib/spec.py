@@ -19,7 +19,9 @@ PROVIDERS = ("local", "openai")
 PRESETS = ("cookbook", "seed-only", "grid")
 
 REMOTE_SEED_MAX = 2**63 - 1  # Chat Completions `seed` is an int64
-LOCAL_SEED_MAX = 2**32 - 1  # llama.cpp seeds are uint32
+# llama.cpp seeds are uint32, and 0xFFFFFFFF (LLAMA_DEFAULT_SEED) makes llama.cpp draw a random
+# seed, so the largest seed that really fixes the sampler is 2**32 - 2.
+LOCAL_SEED_MAX = 2**32 - 2
 
 
 @dataclass(frozen=True)
@@ -147,10 +149,15 @@ class ExperimentSpec(BaseModel):
         return sum(arm.runs for arm in self.arms)
 
 
-def _seed_problems(spec: ExperimentSpec) -> list[str]:
-    if spec.provider == "local":
+def seed_problems(spec: ExperimentSpec, provider: str | None = None) -> list[str]:
+    """Seeds out of range for `provider` (default: spec.provider); the runner re-checks these."""
+    provider = provider or spec.provider
+    if provider == "local":
         low, high = 1, LOCAL_SEED_MAX
-        why = " (llama.cpp treats seed 0 as 'use the default seed', so it cannot be fixed)"
+        why = (
+            " (llama.cpp treats seed 0 as 'use the default seed' and 4294967295 as 'pick a "
+            "random seed', so neither fixes the output)"
+        )
     else:
         low, high = 0, REMOTE_SEED_MAX
         why = ""
@@ -158,7 +165,7 @@ def _seed_problems(spec: ExperimentSpec) -> list[str]:
     for index, arm in enumerate(spec.arms):
         if arm.seed is not None and not low <= arm.seed <= high:
             problems.append(
-                f"arms[{index}].seed: seed {arm.seed} is out of range for the {spec.provider} "
+                f"arms[{index}].seed: seed {arm.seed} is out of range for the {provider} "
                 f"backend; allowed {low} to {high}{why}, or none for an unseeded arm"
             )
     return problems
@@ -169,14 +176,22 @@ def _format_error(error: dict[str, Any]) -> str:
     for part in error["loc"]:
         location += f"[{part}]" if isinstance(part, int) else (f".{part}" if location else part)
     message = error["msg"].removeprefix("Value error, ")
-    if error["type"] in {"int_parsing", "float_parsing", "int_from_float", "int_type", "float_type"}:
+    if error["type"] in {
+        "int_parsing",
+        "float_parsing",
+        "int_from_float",
+        "int_type",
+        "float_type",
+    }:
         message = f"{error.get('input')!r} is not a valid number ({message})"
     elif error["type"] == "literal_error":
         message = f"{error.get('input')!r} is not allowed; {message}"
     return f"{location or 'spec'}: {message}"
 
 
-def validate_spec(data: dict[str, Any] | ExperimentSpec, limits: Limits | None = None) -> ExperimentSpec:
+def validate_spec(
+    data: dict[str, Any] | ExperimentSpec, limits: Limits | None = None
+) -> ExperimentSpec:
     """Build a valid spec or raise SpecError listing every problem."""
     if isinstance(data, ExperimentSpec):
         data = data.model_dump()
@@ -184,7 +199,7 @@ def validate_spec(data: dict[str, Any] | ExperimentSpec, limits: Limits | None =
         spec = ExperimentSpec.model_validate(data, context={"limits": limits or Limits()})
     except ValidationError as exc:
         raise SpecError([_format_error(error) for error in exc.errors()]) from None
-    problems = _seed_problems(spec)
+    problems = seed_problems(spec)
     if problems:
         raise SpecError(problems)
     return spec
@@ -220,7 +235,11 @@ def preset_arms(
         other_t = 0.7 if unseeded_temperature is None else unseeded_temperature
         arms = []
         for t in (temperature, other_t):
-            arms.append({"label": f"unseeded t={t:g}", "seed": None, "temperature": t, "runs": runs})
-            arms.append({"label": f"seed {seed} t={t:g}", "seed": seed, "temperature": t, "runs": runs})
+            arms.append(
+                {"label": f"unseeded t={t:g}", "seed": None, "temperature": t, "runs": runs}
+            )
+            arms.append(
+                {"label": f"seed {seed} t={t:g}", "seed": seed, "temperature": t, "runs": runs}
+            )
         return arms
     raise SpecError([f"preset: {preset!r} is not a preset; choose one of {', '.join(PRESETS)}"])

@@ -1,0 +1,51 @@
+"""Pick and build the backend a spec asks for, from settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lib.providers.base import Provider
+from lib.spec import PROVIDERS
+
+
+class ProviderConfigError(ValueError):
+    """The requested backend cannot be used with this configuration; says what to set."""
+
+
+def make_provider(
+    settings: Any, provider: str, model: str | None = None, base_url: str | None = None
+) -> Provider:
+    """The backend named `provider`.
+
+    local:  the shared embedded model from SEEDSCOPE_MODEL_PATH (default SmolLM2); `model` and
+            `base_url` do not apply (the embedded backend runs exactly one file).
+    openai: OpenAI or a compatible server; `model` and `base_url` override the settings.
+    """
+    if provider not in PROVIDERS:
+        raise ProviderConfigError(
+            f"provider {provider!r} is unknown; choose one of {', '.join(PROVIDERS)}"
+        )
+    if provider not in settings.allowed_providers:
+        raise ProviderConfigError(
+            f"provider {provider!r} is disabled on this deployment "
+            f"(SEEDSCOPE_ALLOWED_PROVIDERS={','.join(settings.allowed_providers)})"
+        )
+    if provider == "local":
+        from lib.providers.local import local_provider_from_settings  # loads llama.cpp lazily
+
+        return local_provider_from_settings(settings)
+
+    from lib.providers.openai_compat import OpenAICompatProvider
+
+    if base_url and settings.lock_base_url and base_url != settings.openai_base_url:
+        raise ProviderConfigError(
+            "the base URL is fixed on this deployment (SEEDSCOPE_LOCK_BASE_URL); "
+            "remove --base-url or change OPENAI_BASE_URL"
+        )
+    if not (settings.openai_api_key or base_url or settings.openai_base_url):
+        raise ProviderConfigError(
+            "the openai backend is not configured: set OPENAI_API_KEY for api.openai.com, "
+            "or OPENAI_BASE_URL (or --base-url) for a compatible server such as vLLM, Ollama "
+            "or llama.cpp"
+        )
+    return OpenAICompatProvider.from_settings(settings, model=model, base_url=base_url)

@@ -1,0 +1,271 @@
+"""OpenAI and any OpenAI-compatible server (vLLM, Ollama, llama.cpp server, LM Studio).
+
+Chat Completions through the official SDK's `AsyncOpenAI`. Retries are the SDK's own
+(`max_retries`, honouring `Retry-After`); there is no second retry layer here.
+
+- `system_fingerprint` is recorded exactly as the server reports it; None stays None.
+- The effective seed of a remote run is the seed that was sent (None when unseeded: the server
+  does not say which seed it used).
+- Every exception becomes a failed Completion with a readable reason; the API key never
+  appears in a message or in `repr`.
+- Servers on your own machine usually need no key: when a base URL is set and no key is
+  configured, the placeholder key "not-needed" is sent (the SDK refuses to start without one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import weakref
+from typing import Any
+
+import openai
+from pydantic import ValidationError
+
+from lib.providers.base import Completion, CompletionRequest, failed_completion, utc_now
+from lib.settings import base_url_host
+
+PLACEHOLDER_API_KEY = "not-needed"
+DEFAULT_HOST = "api.openai.com"
+
+
+class ModelListError(RuntimeError):
+    """The server's model list could not be read; the message says why."""
+
+
+class MalformedResponseError(RuntimeError):
+    """The server answered 200 with something that is not a chat completion."""
+
+
+class OpenAICompatProvider:
+    """Chat completions from an OpenAI-compatible HTTP API."""
+
+    name = "openai"
+    max_concurrency: int | None = None  # the runner's own bound applies
+
+    def __init__(
+        self,
+        api_key: str | None,
+        base_url: str | None = None,
+        model: str = "gpt-4o-mini",
+        timeout: float = 60.0,
+        max_retries: int = 2,
+    ) -> None:
+        if not api_key and not base_url:
+            raise ValueError(
+                "the openai backend needs OPENAI_API_KEY, or OPENAI_BASE_URL for a "
+                "compatible server that needs no key"
+            )
+        self.model = model
+        self.base_url = base_url
+        self.base_url_host = base_url_host(base_url) or DEFAULT_HOST
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.__api_key = api_key or PLACEHOLDER_API_KEY  # private; never in repr or messages
+        # One AsyncOpenAI per event loop: its connection pool is bound to the loop that made it,
+        # and run_spec_sync makes a new loop for every run.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI]
+        self._clients = weakref.WeakKeyDictionary()
+        self._sync_client: openai.OpenAI | None = None
+
+    @classmethod
+    def from_settings(
+        cls, settings: Any, model: str | None = None, base_url: str | None = None
+    ) -> OpenAICompatProvider:
+        return cls(
+            api_key=settings.openai_api_key,
+            base_url=base_url or settings.openai_base_url,
+            model=model or settings.openai_model,
+            timeout=settings.openai_timeout,
+            max_retries=settings.openai_max_retries,
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatProvider(model={self.model!r}, host={self.base_url_host!r})"
+
+    def _client_options(self) -> dict[str, Any]:
+        return {
+            "api_key": self.__api_key,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+        }
+
+    def _async_client(self) -> openai.AsyncOpenAI:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = openai.AsyncOpenAI(**self._client_options())
+        return client
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections opened in the running event loop (the runner calls this)."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
+
+    # --- generation -----------------------------------------------------------------------
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        messages = []
+        if request.system.strip():
+            messages.append({"role": "system", "content": request.system})
+        messages.append({"role": "user", "content": request.prompt})
+        params: dict[str, Any] = {
+            "model": request.model or self.model,
+            "messages": messages,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "max_tokens": request.max_tokens,
+        }
+        if request.seed is not None:
+            params["seed"] = request.seed
+        started_at = utc_now()
+        start = time.perf_counter()
+        try:
+            response = await self._async_client().chat.completions.create(**params)
+            text, finish_reason = _first_choice(response)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded run
+            error_type, message = self.describe_error(exc, model=params["model"])
+            return failed_completion(
+                request,
+                provider=self.name,
+                model=params["model"],
+                started_at=started_at,
+                latency_s=time.perf_counter() - start,
+                error_type=error_type,
+                error_message=message,
+                effective_seed=request.seed,
+            )
+        latency = time.perf_counter() - start
+        usage = getattr(response, "usage", None)
+        fingerprint = getattr(response, "system_fingerprint", None)
+        return Completion(
+            arm_label=request.arm_label,
+            run_index=request.run_index,
+            text=text,
+            system_fingerprint=None if fingerprint is None else str(fingerprint),
+            requested_seed=request.seed,
+            effective_seed=request.seed,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            max_tokens=request.max_tokens,
+            provider=self.name,
+            model=params["model"],
+            prompt_tokens=_int_or_none(getattr(usage, "prompt_tokens", None)),
+            completion_tokens=_int_or_none(getattr(usage, "completion_tokens", None)),
+            latency_s=latency,
+            finish_reason=finish_reason,
+            started_at=started_at,
+        )
+
+    # --- models ---------------------------------------------------------------------------
+
+    def list_models(self) -> list[str]:
+        """Model ids from the server's `/v1/models`; ModelListError says why when it can't."""
+        if self._sync_client is None:
+            self._sync_client = openai.OpenAI(**self._client_options())
+        try:
+            page = self._sync_client.models.list()
+            return sorted(str(model.id) for model in page.data)
+        except openai.NotFoundError:
+            raise ModelListError(
+                f"{self.base_url_host} does not offer a model list (/v1/models); "
+                "type the model name instead"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - reported, never a traceback in the page
+            _, message = self.describe_error(exc, model=None)
+            raise ModelListError(f"could not list models: {message}") from None
+
+    # --- errors ---------------------------------------------------------------------------
+
+    def describe_error(self, exc: BaseException, model: str | None) -> tuple[str, str]:
+        """(error class, readable reason) for an exception from a call; never includes the key."""
+        host = self.base_url_host
+        retries = f"after {self.max_retries} retries (OPENAI_MAX_RETRIES)"
+        detail = self._server_message(exc)
+        if isinstance(exc, openai.APITimeoutError):
+            message = (
+                f"timed out: {host} did not answer within {self.timeout:g}s (OPENAI_TIMEOUT), "
+                f"{retries}"
+            )
+        elif isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc.__context__
+            reason = f" ({type(cause).__name__})" if cause else ""
+            message = (
+                f"connection failed: could not reach {host}{reason}, {retries}; check "
+                "OPENAI_BASE_URL and that the server is running"
+            )
+        elif isinstance(exc, openai.AuthenticationError):
+            message = (
+                f"authentication failed (HTTP 401): {host} rejected the API key; check "
+                f"OPENAI_API_KEY. Server said: {detail}"
+            )
+        elif isinstance(exc, openai.PermissionDeniedError):
+            message = f"permission denied (HTTP 403) by {host}. Server said: {detail}"
+        elif isinstance(exc, openai.RateLimitError):
+            wait = exc.response.headers.get("retry-after")
+            asked = f"; the server asked to wait {wait}s (Retry-After)" if wait else ""
+            message = (
+                f"rate limited (HTTP 429) by {host} {retries}{asked}; lower the concurrency "
+                f"or try again later. Server said: {detail}"
+            )
+        elif isinstance(exc, openai.NotFoundError):
+            message = (
+                f"not found (HTTP 404): {host} has no model {model!r} or no Chat Completions "
+                f"endpoint; check the model name and OPENAI_BASE_URL. Server said: {detail}"
+            )
+        elif isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
+            message = f"bad request (HTTP {exc.status_code}): {detail}"
+        elif isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
+            message = f"server error (HTTP {exc.status_code}) from {host} {retries}: {detail}"
+        elif isinstance(exc, openai.APIStatusError):
+            message = f"HTTP {exc.status_code} from {host}: {detail}"
+        elif isinstance(
+            exc,
+            openai.APIResponseValidationError
+            | json.JSONDecodeError
+            | MalformedResponseError
+            | ValidationError,
+        ):
+            message = f"malformed response from {host}: {_short(str(exc))}"
+            return "MalformedResponseError", self._redact(message)
+        else:
+            message = f"{type(exc).__name__}: {_short(str(exc))}"
+        return type(exc).__name__, self._redact(message)
+
+    def _server_message(self, exc: BaseException) -> str:
+        body = getattr(exc, "body", None)
+        if isinstance(body, dict) and isinstance(body.get("message"), str):
+            return _short(body["message"])
+        return _short(str(getattr(exc, "message", exc)))
+
+    def _redact(self, text: str) -> str:
+        key = self.__api_key
+        if key and key != PLACEHOLDER_API_KEY:
+            text = text.replace(key, "***")
+        return text
+
+
+def _first_choice(response: Any) -> tuple[str, str | None]:
+    """Text and finish reason of the first choice, or MalformedResponseError."""
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise MalformedResponseError(f"no choices in the response: {_short(repr(response))}")
+    message = getattr(choices[0], "message", None)
+    content = getattr(message, "content", None)
+    if content is not None and not isinstance(content, str):
+        raise MalformedResponseError(f"message content is not text: {_short(repr(content))}")
+    finish_reason = getattr(choices[0], "finish_reason", None)
+    return content or "", None if finish_reason is None else str(finish_reason)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,242 @@
+"""Run every arm of a spec against a provider: bounded concurrency, progress, nothing lost.
+
+How a run goes
+- `plan_requests` interleaves the arms (run 0 of every arm, then run 1, ...) so all arms see the
+  same backend conditions; with concurrency 1 the calls go out in exactly that order.
+- A fixed pool of workers takes requests in that order, at most
+  min(concurrency or DEFAULT_CONCURRENCY, provider.max_concurrency) at a time.
+- Workers only call the provider. The coroutine that called `run_spec` receives each completion
+  and calls `sink` then `on_progress` itself, so callbacks run in the event-loop thread (the
+  caller's thread under `run_spec_sync`, which Streamlit needs) and an exception in a callback
+  surfaces right there.
+- Every call is a real call: nothing here caches or deduplicates generation requests.
+
+Stopping
+- `cancel` (a threading.Event): checked before each new call starts. Calls in flight finish and
+  are kept; the outcome has `cancelled=True`.
+- A callback that raises: the runner stops starting calls, cancels the calls in flight (their
+  results are dropped: an abandoned local generation finishes in its thread), waits for the
+  workers to end, then re-raises. Every completion handed to the sink before stays with the sink.
+  - `Exception` from a callback is re-raised as `RunnerCallbackError`, whose `.outcome` holds
+    every completion received so far, including the one the callback failed on, so a failed sink
+    write (say a database error) never loses a completion.
+  - Anything else (KeyboardInterrupt, SystemExit, Streamlit's StopException/RerunException,
+    asyncio.CancelledError) propagates unchanged, because callers rely on its type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lib.providers.base import Completion, CompletionRequest, Provider, failed_completion, utc_now
+from lib.spec import ExperimentSpec, SpecError, seed_problems
+
+DEFAULT_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class ArmProgress:
+    label: str
+    done: int
+    failed: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    done: int
+    total: int
+    arms: dict[str, ArmProgress]
+    completion: Completion  # the run that just finished
+
+
+@dataclass
+class RunOutcome:
+    completions: list[Completion] = field(default_factory=list)  # arm order, then run_index
+    cancelled: bool = False
+
+
+class RunnerCallbackError(RuntimeError):
+    """A sink or on_progress callback raised; `.outcome` keeps every completion received."""
+
+    def __init__(self, callback: str, completion: Completion, outcome: RunOutcome):
+        self.callback = callback
+        self.completion = completion
+        self.outcome = outcome
+        super().__init__(
+            f"the {callback} callback failed on run {completion.run_index} of arm "
+            f"{completion.arm_label!r}; the run stopped and kept "
+            f"{len(outcome.completions)} completions"
+        )
+
+
+Sink = Callable[[Completion], None]
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+def plan_requests(spec: ExperimentSpec) -> list[CompletionRequest]:
+    """One request per run, interleaved across arms: run 0 of every arm, then run 1, ..."""
+    longest = max(arm.runs for arm in spec.arms)
+    return [
+        CompletionRequest(
+            arm_label=arm.label,
+            run_index=index,
+            prompt=spec.prompt,
+            system=spec.system,
+            model=spec.model,
+            seed=arm.seed,
+            temperature=arm.temperature,
+            top_p=spec.top_p,
+            max_tokens=spec.max_tokens,
+        )
+        for index in range(longest)
+        for arm in spec.arms
+        if index < arm.runs
+    ]
+
+
+def effective_concurrency(provider: Provider, concurrency: int | None) -> int:
+    if concurrency is not None and concurrency < 1:
+        raise ValueError(f"concurrency {concurrency} is out of range; allowed 1 or more")
+    limit = concurrency or DEFAULT_CONCURRENCY
+    if provider.max_concurrency is not None:
+        limit = min(limit, provider.max_concurrency)
+    return limit
+
+
+class _Progress:
+    def __init__(self, spec: ExperimentSpec):
+        self.total = spec.total_runs
+        self.totals = {arm.label: arm.runs for arm in spec.arms}
+        self.done = dict.fromkeys(self.totals, 0)
+        self.failed = dict.fromkeys(self.totals, 0)
+
+    def record(self, completion: Completion) -> ProgressEvent:
+        label = completion.arm_label
+        self.done[label] += 1
+        self.failed[label] += 0 if completion.ok else 1
+        arms = {
+            name: ArmProgress(name, self.done[name], self.failed[name], total)
+            for name, total in self.totals.items()
+        }
+        return ProgressEvent(sum(self.done.values()), self.total, arms, completion)
+
+
+async def _call(provider: Provider, request: CompletionRequest) -> Completion:
+    """provider.complete, with a raise turned into a failed run (the protocol says it won't)."""
+    started_at = utc_now()
+    start = time.perf_counter()
+    try:
+        return await provider.complete(request)
+    except Exception as exc:  # noqa: BLE001 - a run is never lost, even to a provider bug
+        return failed_completion(
+            request,
+            provider=provider.name,
+            model=provider.model,
+            started_at=started_at,
+            latency_s=time.perf_counter() - start,
+            error_type=type(exc).__name__,
+            error_message=f"the {provider.name} backend raised: {exc}",
+        )
+
+
+async def run_spec(
+    spec: ExperimentSpec,
+    provider: Provider,
+    *,
+    sink: Sink | None = None,
+    on_progress: ProgressCallback | None = None,
+    concurrency: int | None = None,
+    cancel: threading.Event | None = None,
+) -> RunOutcome:
+    """Run every arm of `spec` on `provider`; see the module docstring for the guarantees."""
+    problems = seed_problems(spec, provider.name)  # a spec built without validate_spec
+    if problems:
+        raise SpecError(problems)
+    limit = effective_concurrency(provider, concurrency)
+    pending = deque(plan_requests(spec))
+    finished: asyncio.Queue[Completion | None] = asyncio.Queue()
+    stop = asyncio.Event()  # set when a callback failed: no new calls
+
+    def may_start() -> bool:
+        return bool(pending) and not stop.is_set() and not (cancel and cancel.is_set())
+
+    async def worker() -> None:
+        try:
+            while may_start():
+                request = pending.popleft()
+                finished.put_nowait(await _call(provider, request))
+        finally:
+            finished.put_nowait(None)  # this worker is done (or was cancelled)
+
+    workers = [asyncio.create_task(worker()) for _ in range(min(limit, len(pending)))]
+    progress = _Progress(spec)
+    received: list[Completion] = []
+    running = len(workers)
+    try:
+        while running:
+            completion = await finished.get()
+            if completion is None:
+                running -= 1
+                continue
+            received.append(completion)
+            _deliver("sink", sink, completion, received, spec)
+            _deliver("on_progress", on_progress, progress.record(completion), received, spec)
+    finally:
+        stop.set()
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        closer = getattr(provider, "aclose", None)
+        if closer is not None:
+            await closer()
+    return RunOutcome(_ordered(received, spec), cancelled=len(received) < len(plan_requests(spec)))
+
+
+def _deliver(
+    name: str,
+    callback: Callable[..., None] | None,
+    payload: Completion | ProgressEvent,
+    received: list[Completion],
+    spec: ExperimentSpec,
+) -> None:
+    if callback is None:
+        return
+    try:
+        callback(payload)
+    except Exception as exc:
+        completion = payload if isinstance(payload, Completion) else payload.completion
+        outcome = RunOutcome(_ordered(received, spec), cancelled=True)
+        raise RunnerCallbackError(name, completion, outcome) from exc
+
+
+def _ordered(completions: list[Completion], spec: ExperimentSpec) -> list[Completion]:
+    arm_order = {arm.label: position for position, arm in enumerate(spec.arms)}
+    return sorted(completions, key=lambda c: (arm_order.get(c.arm_label, 0), c.run_index))
+
+
+def run_spec_sync(
+    spec: ExperimentSpec,
+    provider: Provider,
+    *,
+    sink: Sink | None = None,
+    on_progress: ProgressCallback | None = None,
+    concurrency: int | None = None,
+    cancel: threading.Event | None = None,
+) -> RunOutcome:
+    """`run_spec` in a fresh event loop on this thread (callbacks run on this thread)."""
+    return asyncio.run(
+        run_spec(
+            spec,
+            provider,
+            sink=sink,
+            on_progress=on_progress,
+            concurrency=concurrency,
+            cancel=cancel,
+        )
+    )
