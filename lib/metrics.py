@@ -206,12 +206,11 @@ def edit_distance_matrix(texts: Sequence[str], workers: int = 1) -> np.ndarray:
     """
     if not texts:
         return np.zeros((0, 0), dtype=np.float64)
+    items = list(texts)
+    # Passing the same list object twice lets rapidfuzz compute one triangle and mirror it
+    # (the scorer is symmetric): half the work of two equal copies.
     return process.cdist(
-        list(texts),
-        list(texts),
-        scorer=Levenshtein.normalized_distance,
-        dtype=np.float64,
-        workers=workers,
+        items, items, scorer=Levenshtein.normalized_distance, dtype=np.float64, workers=workers
     )
 
 
