@@ -94,7 +94,7 @@ class MemoryVectorCache:
 
 # --- embedded model -------------------------------------------------------------------------
 
-_LOCAL_MODELS: dict[str, Any] = {}
+_LOCAL_MODELS: dict[str, tuple[Any, threading.Lock]] = {}
 _LOCAL_MODELS_LOCK = threading.Lock()
 
 
@@ -110,24 +110,32 @@ def local_model_path() -> str:
     return str(get_model_path())
 
 
-def load_local_model(path: str | None = None) -> Any:
-    """The SentenceTransformer for `path`, loaded once per process (later calls share it)."""
-    path = path or local_model_path()
+def _load(path: str) -> tuple[Any, threading.Lock]:
+    """The model at `path` and its encode lock, once per process."""
     with _LOCAL_MODELS_LOCK:
-        model = _LOCAL_MODELS.get(path)
-        if model is None:
+        entry = _LOCAL_MODELS.get(path)
+        if entry is None:
             # The model comes from a package directory: never ask the Hugging Face Hub.
             os.environ["HF_HUB_OFFLINE"] = "1"
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
 
+            transformers_logging.disable_progress_bar()  # no weight-loading bars on stderr
             try:
                 model = SentenceTransformer(path, device="cpu", local_files_only=True)
             except (OSError, ValueError) as exc:
                 raise EmbeddingError(
                     f"could not load the embedding model from {path}: {exc}"
                 ) from exc
-            _LOCAL_MODELS[path] = model
-        return model
+            # One lock per model, shared by every LocalEmbedder using it: Hugging Face fast
+            # tokenizers fail ("Already borrowed") when one is used from two threads at once.
+            entry = _LOCAL_MODELS[path] = (model, threading.Lock())
+        return entry
+
+
+def load_local_model(path: str | None = None) -> Any:
+    """The SentenceTransformer at `path` (default: the packaged MiniLM), once per process."""
+    return _load(path or local_model_path())[0]
 
 
 def _dimension(model: Any) -> int:
@@ -137,27 +145,29 @@ def _dimension(model: Any) -> int:
 
 
 class LocalEmbedder:
-    """all-MiniLM-L6-v2 on CPU through sentence-transformers; vectors are unit length (384-d)."""
+    """all-MiniLM-L6-v2 on CPU through sentence-transformers; vectors are unit length (384-d).
+
+    Cheap to create: the model is loaded on first use and shared by the whole process.
+    """
 
     def __init__(self, model_path: str | None = None, batch_size: int = 64):
         self.model_path = model_path
         self.batch_size = batch_size
-        self.id = f"local:{LOCAL_MODEL_NAME}"
-        self._model: Any = None
-        # Hugging Face fast tokenizers fail ("Already borrowed") when one is used from two threads.
-        self._encode_lock = threading.Lock()
+        name = LOCAL_MODEL_NAME if model_path is None else os.path.basename(model_path.rstrip("/"))
+        self.id = f"local:{name}"
 
     @property
     def model(self) -> Any:
-        if self._model is None:
-            self._model = load_local_model(self.model_path)
-        return self._model
+        return self._entry()[0]
+
+    def _entry(self) -> tuple[Any, threading.Lock]:
+        return _load(self.model_path or local_model_path())
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        model = self.model
+        model, lock = self._entry()
         if not texts:
             return np.zeros((0, _dimension(model)), dtype=np.float32)
-        with self._encode_lock:
+        with lock:
             vectors = model.encode(
                 list(texts),
                 batch_size=self.batch_size,

@@ -136,6 +136,29 @@ def test_local_model_is_loaded_once_per_process_and_offline(local):
     assert str(local.model.device) == "cpu"
 
 
+def test_local_embedders_can_encode_from_many_threads_at_once(local):
+    texts = [f"Thread-safe encoding, sentence {i}." for i in range(12)]
+    expected = local.embed(texts)
+    results: list[np.ndarray] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            results.append(LocalEmbedder().embed(texts))  # separate instances, one model
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(results) == 4
+    for result in results:
+        np.testing.assert_allclose(result, expected, atol=1e-6)
+
+
 def test_local_embedder_is_deterministic_across_calls(local):
     texts = ["Seeded runs repeat.", "Unseeded runs drift."]
     np.testing.assert_array_equal(local.embed(texts), local.embed(texts))
