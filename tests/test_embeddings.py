@@ -267,11 +267,14 @@ def test_openai_embedder_wrong_key_is_readable_and_never_shows_a_key(keyed_serve
         ("fault-400", "HTTP 400"),
         ("fault-500", "server error (HTTP 500)"),
         ("fault-malformed", "malformed response"),
+        ("fault-429", "rate limited (HTTP 429)"),
+        ("fault-timeout", "timed out"),
+        ("fault-drop", "connection failed"),
     ],
 )
 def test_openai_embedder_server_faults_become_embedding_errors(keyed_server, model, expected):
     embedder = OpenAIEmbedder(
-        api_key=SECRET_KEY, base_url=keyed_server.base_url, model=model, max_retries=0
+        api_key=SECRET_KEY, base_url=keyed_server.base_url, model=model, timeout=2, max_retries=0
     )
     with pytest.raises(EmbeddingError, match=re.escape(expected)) as caught:
         embedder.embed(["hello"])
