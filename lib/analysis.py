@@ -102,13 +102,10 @@ def _analyze_arm(label: str, runs: list[Completion], vectors: dict[str, np.ndarr
         arm_vectors = np.zeros((0, 1), dtype=np.float32)
     distances = metrics.cosine_distance_matrix(arm_vectors)
     edit_distances = metrics.edit_distance_matrix(texts)
+    pairs = metrics.divergences_from_first(texts) if texts else []
     divergences = [
-        (
-            run_index,
-            metrics.first_divergence_char(texts[0], text),
-            metrics.first_divergence_word(texts[0], text),
-        )
-        for run_index, text in zip(run_indices[1:], texts[1:], strict=True)
+        (run_index, char, word)
+        for run_index, (char, word) in zip(run_indices[1:], pairs, strict=True)
     ]
     stats = metrics.pairwise_stats(distances)
     arm_metrics = ArmMetrics(

@@ -197,6 +197,23 @@ def earliest(indices: Sequence[int | None]) -> int | None:
     return min(present) if present else None
 
 
+def divergences_from_first(texts: Sequence[str]) -> list[tuple[int | None, int | None]]:
+    """(first divergence char, first divergence word) of runs 1..N-1 against run 0."""
+    return [
+        (first_divergence_char(texts[0], t), first_divergence_word(texts[0], t)) for t in texts[1:]
+    ]
+
+
+def earliest_divergence(texts: Sequence[str]) -> tuple[int | None, int | None]:
+    """Earliest (char, word) divergence from run 0 over an arm; (None, None) if all identical.
+
+    Also (None, None) for fewer than two runs. The char and word minima may come from
+    different runs.
+    """
+    pairs = divergences_from_first(texts) if texts else []
+    return earliest([p[0] for p in pairs]), earliest([p[1] for p in pairs])
+
+
 def edit_distance_matrix(texts: Sequence[str], workers: int = 1) -> np.ndarray:
     """Normalized Levenshtein distances between all texts: (n, n) float64 in [0, 1].
 

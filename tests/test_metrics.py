@@ -236,6 +236,15 @@ def test_first_divergence_word_definition(words_a, data):
     assert index == min(len(words_a), len(words_b)) or words_a[index] != words_b[index]
 
 
+def test_divergences_over_an_arm():
+    texts = ["The rover landed.", "The rover landed.", "The rover crashed.", "The probe landed."]
+    assert metrics.divergences_from_first(texts) == [(None, None), (10, 2), (4, 1)]
+    assert metrics.earliest_divergence(texts) == (4, 1)
+    assert metrics.earliest_divergence(texts[:2]) == (None, None)
+    assert metrics.earliest_divergence(texts[:1]) == (None, None)
+    assert metrics.earliest_divergence([]) == (None, None)
+
+
 def test_earliest_ignores_none():
     assert metrics.earliest([None, 7, 3, None]) == 3
     assert metrics.earliest([None, None]) is None
