@@ -20,7 +20,7 @@ from lib.ui import resources
 from lib.ui.diff import diff_as_code, word_diff
 from lib.ui.text import (
     escape_markdown,
-    fingerprint_label,
+    fingerprint_markdown,
     format_distance,
     format_latency,
     format_seed,
@@ -230,7 +230,7 @@ def _run_card(
             f"{tokens} · {format_latency(c.latency_s)}"
             + (f" · finish {escape_markdown(c.finish_reason)}" if c.finish_reason else "")
         )
-        st.caption(f"Fingerprint: {escape_markdown(fingerprint_label(c.system_fingerprint))}")
+        st.caption(f"Fingerprint: {fingerprint_markdown(c.system_fingerprint)}")
         if not c.ok:
             st.caption(":red[Failed]")
             st.text(f"{c.error_type}: {c.error_message or ''}")
@@ -289,7 +289,7 @@ def _replay(
     if fingerprint != completion.system_fingerprint:
         st.caption(
             "The embedded model now loads with different settings than this run had "
-            f"(fingerprint {escape_markdown(fingerprint)}), which can change the text."
+            f"(fingerprint {fingerprint_markdown(fingerprint)}), which can change the text."
         )
 
 

@@ -41,6 +41,11 @@ def fingerprint_label(fingerprint: str | None) -> str:
     return fingerprint if fingerprint else "not reported"
 
 
+def fingerprint_markdown(fingerprint: str | None) -> str:
+    """A fingerprint inside Markdown: as inline code, or an italic "not reported"."""
+    return code_span(fingerprint) if fingerprint else "*not reported*"
+
+
 def format_seed(seed: int | None) -> str:
     return "none" if seed is None else str(seed)
 

@@ -1,0 +1,281 @@
+"""AppTest: the Compare page — form defaults, presets, every validation message, cost guard,
+and a real generation on the embedded model with the real embedder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from plotly.colors import get_colorscale
+
+from lib.spec import DEFAULT_PROMPT, DEFAULT_SYSTEM, LOCAL_SEED_MAX, preset_arms
+from lib.ui import resources
+from tests.app.app_support import page_text
+
+
+def problems(at) -> list[str]:
+    """The validation messages shown next to the form."""
+    return [t.value.removeprefix("• ") for t in at.text if t.value.startswith("• ")]
+
+
+def generate_button(at):
+    return at.button(key="cmp_generate")
+
+
+def arms_editor(at):
+    (editor,) = at.data_editor
+    return editor
+
+
+def test_form_defaults_follow_the_cookbook_notebook(make_app, store):
+    at = make_app()
+
+    assert not at.exception
+    assert at.text_area(key="cmp_prompt").value == DEFAULT_PROMPT
+    assert at.text_area(key="cmp_system").value == DEFAULT_SYSTEM
+    assert at.selectbox(key="cmp_provider").value == "local"
+    assert at.selectbox(key="cmp_provider").options == ["Embedded model (SmolLM2-135M-Instruct)"]
+    assert at.text_input(key="cmp_local_model").value == "SmolLM2-135M-Instruct"
+    assert at.selectbox(key="cmp_preset").value == "cookbook"
+    assert at.text_input(key="cmp_seed").value == "123"
+    assert at.number_input(key="cmp_temperature").value == 0.0
+    assert at.number_input(key="cmp_unseeded_temperature").value == 0.7
+    assert at.number_input(key="cmp_runs").value == 5
+    assert at.number_input(key="cmp_max_tokens").value == 200
+    assert at.number_input(key="cmp_top_p").value == 1.0
+    table = arms_editor(at).value
+    expected = preset_arms("cookbook")
+    assert list(table["label"]) == [arm["label"] for arm in expected]
+    assert list(table["temperature"]) == [arm["temperature"] for arm in expected]
+    assert list(table["runs"]) == [arm["runs"] for arm in expected]
+    assert [s or None for s in table["seed"]] == [None, "123"]
+    assert not problems(at)
+    assert "2 arms, 10 runs in total" in at.success[0].value
+    assert not generate_button(at).disabled
+    assert "Generate" in at.info[0].value  # the empty state says what to do
+    assert store.count_experiments() == 0
+
+
+@pytest.mark.parametrize(
+    ("preset", "labels", "temperatures", "seeds"),
+    [
+        ("seed-only", ["unseeded", "seeded"], [0.0, 0.0], [None, "123"]),
+        (
+            "grid",
+            ["unseeded t=0", "seed 123 t=0", "unseeded t=0.7", "seed 123 t=0.7"],
+            [0.0, 0.0, 0.7, 0.7],
+            [None, "123", None, "123"],
+        ),
+    ],
+)
+def test_presets_fill_the_arms_table(make_app, preset, labels, temperatures, seeds):
+    at = make_app()
+    at.selectbox(key="cmp_preset").set_value(preset).run()
+    table = arms_editor(at).value
+    assert list(table["label"]) == labels
+    assert list(table["temperature"]) == temperatures
+    assert [s or None for s in table["seed"]] == seeds
+    assert not problems(at)
+
+
+def test_preset_parameters_refill_the_table(make_app):
+    at = make_app()
+    at.text_input(key="cmp_seed").set_value("77")
+    at.number_input(key="cmp_runs").set_value(3)
+    at.number_input(key="cmp_unseeded_temperature").set_value(1.1).run()
+    table = arms_editor(at).value
+    assert [s or None for s in table["seed"]] == [None, "77"]
+    assert list(table["runs"]) == [3, 3]
+    assert list(table["temperature"]) == [1.1, 0.0]
+
+
+def test_custom_preset_keeps_an_editable_table(make_app):
+    at = make_app()
+    at.selectbox(key="cmp_preset").set_value("custom").run()
+    editor = arms_editor(at)
+    assert editor.editing_mode == "dynamic"
+    at.session_state[editor.key] = {
+        "edited_rows": {},
+        "added_rows": [{"label": "third", "seed": "7", "temperature": 1.0, "runs": 2}],
+        "deleted_rows": [],
+    }
+    at.run()
+    assert not problems(at)
+    assert "3 arms, 12 runs in total" in at.success[0].value
+
+
+def assert_rejected(at, store, expected: str) -> None:
+    shown = problems(at)
+    assert any(message.startswith(expected) for message in shown), shown
+    assert at.error[0].value == "Fix these before generating:"
+    assert generate_button(at).disabled
+    assert not at.exception
+    assert store.count_experiments() == 0  # nothing generated, nothing stored
+
+
+@pytest.mark.parametrize(
+    ("widget", "key", "value", "expected"),
+    [
+        ("text_area", "cmp_prompt", "   ", "prompt: prompt is empty"),
+        ("number_input", "cmp_max_tokens", 0, "max_tokens: max_tokens 0 is out of range"),
+        ("number_input", "cmp_top_p", 0.0, "top_p: top_p 0.0 is out of range"),
+        ("number_input", "cmp_top_p", 1.5, "top_p: top_p 1.5 is out of range"),
+        ("number_input", "cmp_temperature", 2.5, "arms[1].temperature: temperature 2.5 is out"),
+        ("number_input", "cmp_unseeded_temperature", -0.1, "arms[0].temperature: temperature"),
+        ("number_input", "cmp_runs", 0, "arms[0].runs: runs 0 is out of range; allowed 1 to 100"),
+        ("text_input", "cmp_seed", "0", "arms[1].seed: seed 0 is out of range for the local"),
+        (
+            "text_input",
+            "cmp_seed",
+            str(LOCAL_SEED_MAX + 1),
+            f"arms[1].seed: seed {LOCAL_SEED_MAX + 1} is out of range",
+        ),
+        ("text_input", "cmp_seed", "twelve", "arms[1].seed: 'twelve' is not a valid number"),
+    ],
+)
+def test_each_widget_validation_error_is_shown_and_blocks_generation(
+    make_app, store, widget, key, value, expected
+):
+    at = make_app()
+    getattr(at, widget)(key=key).set_value(value).run()
+    assert_rejected(at, store, expected)
+    if key == "cmp_seed" and value == "0":
+        assert "llama.cpp treats seed 0" in problems(at)[0]  # says why
+
+
+@pytest.mark.parametrize(
+    ("variable", "limit", "expected"),
+    [
+        ("SEEDSCOPE_MAX_RUNS_PER_ARM", "3", "arms[0].runs: runs 5 is out of range; allowed 1 to 3"),
+        ("SEEDSCOPE_MAX_TOKENS", "100", "max_tokens: max_tokens 200 is out of range; allowed 1 to"),
+        (
+            "SEEDSCOPE_MAX_PROMPT_CHARS",
+            "20",
+            f"prompt: prompt has {len(DEFAULT_PROMPT)} characters; allowed at most 20",
+        ),
+    ],
+)
+def test_configured_limits_are_enforced_with_their_setting_named(
+    make_app, store, monkeypatch, variable, limit, expected
+):
+    monkeypatch.setenv(variable, limit)
+    at = make_app()
+    assert_rejected(at, store, expected)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            {"edited_rows": {1: {"label": "unseeded"}}},
+            "arms: arm labels must be unique; repeated: unseeded",
+        ),
+        ({"edited_rows": {0: {"label": "  "}}}, "arms[0].label: label is empty"),
+        ({"deleted_rows": [0, 1]}, "arms: no arms; add at least one arm"),
+        ({"edited_rows": {0: {"runs": None}}}, "arms[0].runs:"),
+    ],
+)
+def test_each_arms_table_validation_error_is_shown(make_app, store, edit, expected):
+    at = make_app()
+    at.selectbox(key="cmp_preset").set_value("custom").run()
+    state = {"edited_rows": {}, "added_rows": [], "deleted_rows": []} | edit
+    at.session_state[arms_editor(at).key] = state
+    at.run()
+    assert_rejected(at, store, expected)
+
+
+def test_generation_on_the_embedded_model_shows_both_arms_and_their_measures(make_app, store):
+    at = make_app()
+    at.number_input(key="cmp_runs").set_value(2)
+    at.number_input(key="cmp_max_tokens").set_value(8).run()
+    generate_button(at).click().run()
+
+    assert not at.exception
+    assert not at.error
+    # Stored at once, as it ran: one complete experiment with every run.
+    (summary,) = store.list_experiments()
+    assert (summary.status, summary.runs, summary.failed_runs) == ("complete", 4, 0)
+    stored = store.load_experiment(summary.id)
+    assert stored is not None
+
+    # The status block: finished, per-arm progress, one live line per run as it arrived.
+    (status,) = at.status
+    assert status.label.startswith("Done: 4 runs")
+    live = [t.value for t in status.text]
+    assert len(live) == 4
+    assert {line.split(" · ")[0] for line in live} == {"unseeded", "seeded"}
+
+    # Both arms side by side with their headline measures.
+    headings = [m.value for m in at.markdown if m.value.startswith("##### ")]
+    assert headings == ["##### unseeded", "##### seeded"]
+    labels = [m.label for m in at.metric]
+    for measure in (
+        "Distinct outputs",
+        "Notebook mean distance",
+        "Mean pairwise distance",
+        "Exact-match rate",
+        "First divergence",
+    ):
+        assert labels.count(measure) == 2, measure
+    assert "Mean distance unseeded vs seeded" in labels
+    distinct = [m.value for m in at.metric if m.label == "Distinct outputs"]
+    seeded_texts = {c.text for c in stored.completions if c.arm_label == "seeded"}
+    unseeded_texts = {c.text for c in stored.completions if c.arm_label == "unseeded"}
+    assert distinct == [f"{len(unseeded_texts)}/2", f"{len(seeded_texts)}/2"]
+    assert len(seeded_texts) == 1  # seed 123 at temperature 0 repeats itself
+
+    # Each run as a card: its text exactly as stored, its fingerprint and effective seed.
+    assert [c.value for c in at.code if c.language != "diff"] == [
+        c.text for c in stored.completions
+    ]
+    captions = "\n".join(c.value for c in at.caption)
+    assert f"Fingerprint: `{stored.completions[0].system_fingerprint}`" in captions
+    for run in stored.completions:
+        assert f"effective seed {run.effective_seed}" in captions
+
+    # Charts, diff and the three downloads.
+    assert len(at.get("plotly_chart")) == 3
+    assert at.selectbox(key="cmp_diff_a").value == ("unseeded", 0)
+    downloads = at.get("download_button")
+    assert [d.label for d in downloads] == ["Runs CSV", "Metrics CSV", "Distances CSV"]
+
+    # A display control redraws from the cached analysis: nothing generated or embedded again.
+    embedder = resources.embedder(resources.load_settings())
+    encodes = embedder.encode_calls
+    at.selectbox(key="cmp_colorscale").set_value("Cividis").run()
+    at.selectbox(key="cmp_diff_b").set_value(("seeded", 1)).run()
+    assert not at.exception
+    assert embedder.encode_calls == encodes
+    assert store.count_experiments() == 1
+    assert store.load_experiment(summary.id).summary.runs == 4
+    heatmaps = json.loads(at.get("plotly_chart")[0].proto.spec)
+    shown = [color for _, color in heatmaps["layout"]["coloraxis"]["colorscale"]]
+    assert shown == [color for _, color in get_colorscale("Cividis")]
+
+    # Replay an unseeded run with its effective seed: the same text comes back.
+    replay_keys = [b.key for b in at.button if b.key and ":unseeded:0" in b.key]
+    at.button(key=replay_keys[0]).click().run()
+    assert [s.value for s in at.success if "Replay" in s.value] == [
+        "Replay reproduced the text exactly."
+    ]
+    assert store.load_experiment(summary.id).summary.runs == 4  # replays are not stored
+
+
+def test_untrusted_output_is_never_rendered_as_markdown_or_html(make_app, store):
+    """Model output, arm labels and fingerprints from the store reach the page only as text."""
+    from tests.app.app_support import spec_for, store_experiment
+
+    payload = "<script>window.pwned=1</script> **bold** [link](http://x) :red[red]"
+    spec = spec_for(arms=[{"label": "<b>arm</b> *x*", "seed": 5, "temperature": 0.0, "runs": 2}])
+    store_experiment(
+        store, spec, {"<b>arm</b> *x*": [payload, payload + " again"]}, fingerprint="<i>fp</i>"
+    )
+    at = make_app("pages/history.py")
+    at.selectbox(key="hist_open").set_value(store.list_experiments()[0].id).run()
+    assert not at.exception
+    assert payload in [c.value for c in at.code]
+    # Everywhere Markdown is used, the untrusted parts arrive escaped.
+    markdown = "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+    assert "<b>arm</b>" not in markdown and "\\<b\\>arm\\</b\\>" in markdown
+    assert "Fingerprint: `<i>fp</i>`" in markdown  # inside a code span: shown literally
+    assert "allow_html: true" not in page_text(at)

@@ -1,0 +1,150 @@
+"""AppTest: the Compare page on an OpenAI-compatible backend — the project's fake server on
+127.0.0.1 — model list, cost guard, locked base URL, and where the API key may go."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app.app_support import page_text
+
+KEY = "sk-seedscope-test-key-42"
+
+
+def choose_remote(at):
+    at.selectbox(key="cmp_provider").set_value("openai").run()
+    return at
+
+
+def problems(at) -> list[str]:
+    return [t.value.removeprefix("• ") for t in at.text if t.value.startswith("• ")]
+
+
+@pytest.fixture
+def remote(monkeypatch, fake_server_factory, app_env):
+    """Configure the app for a fake server started with `options`; returns the server."""
+
+    def configure(*options: str, **env: str):
+        server = fake_server_factory(*options)
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return server
+
+    return configure
+
+
+def test_remote_backend_appears_only_when_configured(make_app, remote):
+    at = make_app()
+    assert at.selectbox(key="cmp_provider").options == ["Embedded model (SmolLM2-135M-Instruct)"]
+    remote("--models", "alpha,beta")
+    at = choose_remote(make_app())
+    assert at.selectbox(key="cmp_provider").options == [
+        "Embedded model (SmolLM2-135M-Instruct)",
+        "OpenAI-compatible",
+    ]
+    (model,) = [s for s in at.selectbox if s.label == "Model"]
+    assert model.options == ["alpha", "beta"]  # from the server's /v1/models
+
+
+def test_server_without_a_model_list_lets_you_type_the_model(make_app, remote):
+    remote("--no-models")
+    at = choose_remote(make_app())
+    assert at.text_input(key="cmp_model_typed").value == "gpt-4o-mini"
+    assert any("type the model name" in c.value for c in at.caption)
+
+
+def test_cost_guard_requires_confirmation_above_the_threshold(make_app, remote, store):
+    remote(SEEDSCOPE_COST_CONFIRM_TOKENS="1000")
+    at = choose_remote(make_app())
+    (info,) = [i.value for i in at.info if "worst case" in i.value]
+    assert "worst case 2,000 completion tokens (10 runs × max_tokens 200)" in info
+    assert at.checkbox(key="cmp_confirm_cost").value is False
+    assert at.button(key="cmp_generate").disabled
+
+    at.checkbox(key="cmp_confirm_cost").check().run()
+    assert not at.button(key="cmp_generate").disabled
+
+    at.number_input(key="cmp_max_tokens").set_value(100).run()  # 10 x 100 = 1000: at the limit
+    assert not [c for c in at.checkbox if c.key == "cmp_confirm_cost"]
+    assert not at.button(key="cmp_generate").disabled
+    assert store.count_experiments() == 0
+
+
+def test_the_embedded_model_has_no_cost_guard(make_app, remote, monkeypatch):
+    remote(SEEDSCOPE_COST_CONFIRM_TOKENS="1")
+    at = make_app()
+    assert not [i for i in at.info if "worst case" in i.value]
+    assert not at.button(key="cmp_generate").disabled
+
+
+@pytest.mark.parametrize(
+    ("options", "shown"), [((), "*not reported*"), (("--fingerprint", "fp_x9"), "`fp_x9`")]
+)
+def test_generation_on_a_remote_server_records_the_fingerprint_as_reported(
+    make_app, remote, store, options, shown
+):
+    server = remote(*options)
+    at = choose_remote(make_app())
+    at.number_input(key="cmp_runs").set_value(2)
+    at.number_input(key="cmp_max_tokens").set_value(6).run()
+    at.button(key="cmp_generate").click().run()
+
+    assert not at.exception
+    (summary,) = store.list_experiments()
+    assert (summary.provider, summary.model, summary.runs, summary.failed_runs) == (
+        "openai",
+        "fake-model",
+        4,
+        0,
+    )
+    assert summary.base_url_host == f"127.0.0.1:{server.port}"
+    assert server.stats()["requests"]["chat"] == 4
+    captions = [c.value for c in at.caption if c.value.startswith("Fingerprint:")]
+    assert captions == [f"Fingerprint: {shown}"] * 4
+    assert not [b for b in at.button if b.key and "replay:" in b.key]  # local runs only
+
+
+def test_locked_base_url_cannot_be_edited(make_app, remote):
+    server = remote(SEEDSCOPE_LOCK_BASE_URL="true")
+    at = choose_remote(make_app())
+    locked = at.text_input(key="cmp_base_url_locked")
+    assert locked.disabled and locked.value == server.base_url
+    assert not [t for t in at.text_input if t.key == "cmp_base_url"]
+
+
+def test_invalid_base_url_is_a_validation_error(make_app, remote, store):
+    remote()
+    at = choose_remote(make_app())
+    at.text_input(key="cmp_base_url").set_value("ftp://example.org/v1").run()
+    assert any(
+        p.startswith("base_url: 'ftp://example.org/v1' is not an http(s) URL") for p in problems(at)
+    )
+    assert at.button(key="cmp_generate").disabled
+    assert store.count_experiments() == 0
+
+
+def test_the_api_key_only_goes_to_the_configured_server(
+    make_app, remote, fake_server_factory, store, monkeypatch
+):
+    """A visitor who types another base URL must not receive the deployment's key."""
+    configured = remote("--api-key", KEY, "--models", "configured-model")
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    elsewhere = fake_server_factory("--api-key", KEY, "--models", "other-model")
+
+    at = choose_remote(make_app())
+    (model,) = [s for s in at.selectbox if s.label == "Model"]
+    assert model.options == ["configured-model"]  # the configured server accepted the key
+
+    at.text_input(key="cmp_base_url").set_value(elsewhere.base_url).run()
+    # The other server was asked without the key, so it refused to list its models.
+    assert elsewhere.stats()["requests"]["models"] >= 1
+    assert any("401" in c.value or "authentication" in c.value.lower() for c in at.caption)
+    at.number_input(key="cmp_runs").set_value(1)
+    at.number_input(key="cmp_max_tokens").set_value(4).run()
+    at.button(key="cmp_generate").click().run()
+    (summary,) = store.list_experiments()
+    assert summary.failed_runs == summary.runs == 2
+    stored = store.load_experiment(summary.id)
+    assert {c.error_type for c in stored.completions} == {"AuthenticationError"}
+    assert KEY not in page_text(at)
+    assert configured.stats()["requests"].get("chat", 0) == 0
