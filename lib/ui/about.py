@@ -54,7 +54,7 @@ MEASURES: tuple[tuple[str, str, str], ...] = (
         "Cosine distance over every pair of runs in the arm; embeddings by all-MiniLM-L6-v2.",
         "—",
     ),
-    ("Exact-match rate", "Share of runs whose text is identical to run 0.", "—"),
+    ("Exact-match rate", "Share of runs 1..N-1 whose text is identical to run 0.", "—"),
     (
         "TARr@N",
         "1 when all *N* raw outputs are identical strings, else 0 (averaged over prompts).",

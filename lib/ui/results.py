@@ -153,7 +153,7 @@ def _arm_metrics(arm: ArmAnalysis) -> None:
     middle[1].metric(
         "Exact-match rate",
         format_share(m.exact_match_rate),
-        help="Share of runs whose text is identical to run 0.",
+        help="Share of the other runs (1..N-1) whose text is identical to run 0.",
     )
     bottom = st.columns(2)
     bottom[0].metric(

@@ -1,0 +1,100 @@
+"""AppTest: the Fingerprints page — empty state, the timeline, change events, and the drift of
+a repeated fixed request (with and without a fingerprint change)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from tests.app.app_support import T0, spec_for, store_experiment
+
+PROBE = [{"label": "probe", "seed": 5, "temperature": 0.0, "runs": 1}]
+# (hours after T0, fingerprint, text) of one fixed seeded request repeated four times
+REPEATS = [
+    (0, "fp_a", "The rover landed."),
+    (1, "fp_a", "The rover landed."),
+    (2, "fp_b", "A storm hit the base."),  # text changed with the fingerprint
+    (3, "fp_b", "Dust everywhere."),  # text changed, fingerprint did not: silent drift
+]
+
+
+def seed_fingerprints(store) -> None:
+    for hours, fingerprint, text in REPEATS:
+        spec = spec_for(prompt="Probe: one line about Mars.", arms=PROBE)
+        store_experiment(
+            store,
+            spec,
+            {"probe": [text]},
+            fingerprint=fingerprint,
+            started_at=T0 + timedelta(hours=hours),
+        )
+    other = spec_for(prompt="Describe Jupiter.", provider="openai", model="fake-model")
+    # A remote server that reports no fingerprint; its seeded arm repeats one fixed request.
+    store_experiment(
+        store,
+        other,
+        {"unseeded": ["Big.", "Gas."], "seeded": ["Big.", "Big."]},
+        fingerprint=None,
+        started_at=T0 + timedelta(hours=5),
+    )
+
+
+def test_empty_fingerprints_page_says_what_to_do(make_app):
+    at = make_app("pages/fingerprints.py")
+    assert not at.exception
+    assert "Run a comparison on the Compare page" in at.info[0].value
+    assert not at.get("plotly_chart")
+
+
+def test_fingerprints_page_shows_timeline_changes_and_drift(make_app, store):
+    seed_fingerprints(store)
+    at = make_app("pages/fingerprints.py")
+    assert not at.exception
+
+    (chart,) = at.get("plotly_chart")
+    figure = json.loads(chart.proto.spec)
+    names = " ".join(trace["name"] for trace in figure["data"])
+    assert "fp_a" in names and "fp_b" in names and "not reported" in names
+    assert len(figure["layout"]["shapes"]) == 1  # one change marker: fp_a -> fp_b
+
+    spans, summary, changes = (table.value for table in at.dataframe)
+    local = spans[spans["provider"] == "local"]
+    assert list(local["system fingerprint"]) == ["fp_a", "fp_b"]
+    assert list(local["runs"]) == [2, 2]
+    assert list(spans[spans["provider"] == "openai"]["system fingerprint"]) == ["not reported"]
+    assert "1 change events" in " ".join(c.value for c in at.caption)
+
+    metrics = {m.label: m.value for m in at.metric}
+    # The probe repeated over time, and the remote seeded arm (two runs of one fixed request).
+    assert metrics["Repeated requests"] == "2"
+    assert metrics["Text changes"] == "2"
+    assert metrics["…of which the fingerprint changed too"] == "1/2"
+    assert sorted(summary["runs"]) == [2, 4]
+    assert sorted(summary["text changed"]) == [0, 2]
+    assert list(changes["fingerprint changed"]) == [True, False]
+    assert list(changes["new text starts"]) == ["A storm hit the base.", "Dust everywhere."]
+
+
+def test_fingerprint_filters_narrow_the_timeline(make_app, store):
+    seed_fingerprints(store)
+    at = make_app("pages/fingerprints.py")
+    at.selectbox(key="fp_provider").set_value("openai").run()
+    (chart,) = at.get("plotly_chart")
+    names = " ".join(trace["name"] for trace in json.loads(chart.proto.spec)["data"])
+    assert "not reported" in names and "fp_a" not in names
+    assert {m.label: m.value for m in at.metric}["Text changes"] == "0"
+
+    at.selectbox(key="fp_provider").set_value("All").run()
+    day = T0.date() - timedelta(days=30)
+    at.date_input(key="fp_dates").set_value((day, day)).run()
+    assert not at.get("plotly_chart")
+    assert "No successful runs match" in at.info[0].value
+
+
+def test_drift_section_explains_when_nothing_was_repeated(make_app, store):
+    unseeded = [{"label": "free", "seed": None, "temperature": 0.7, "runs": 2}]
+    store_experiment(store, spec_for(arms=unseeded), {"free": ["One.", "Two."]})
+    at = make_app("pages/fingerprints.py")
+    assert len(at.get("plotly_chart")) == 1
+    assert "No fixed request has been repeated yet" in at.info[0].value
+    assert "python -m lib probe" in at.info[0].value

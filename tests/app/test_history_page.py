@@ -1,0 +1,123 @@
+"""AppTest: the History page — empty state, listing and filters, opening an experiment in the
+shared results view, and deleting with a confirmation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.app.app_support import spec_for, store_experiment
+
+MARS = ["The rover landed near the crater.", "The crew saw a dust storm."]
+SEEDED = ["Mars news: the mission launched.", "Mars news: the mission launched."]
+
+
+def seed_history(store) -> dict[str, str]:
+    """Three stored experiments, oldest first: two local, one remote."""
+    ids = {}
+    mars = spec_for(prompt="A short news excerpt about a journey to Mars.")
+    ids["mars"] = store_experiment(store, mars, {"unseeded": MARS, "seeded": SEEDED})
+    venus = spec_for(prompt="Describe Venus in one line.")
+    ids["venus"] = store_experiment(
+        store, venus, {"unseeded": ["Hot.", "Cloudy."], "seeded": ["Hot.", "Hot."]}
+    )
+    remote = spec_for(prompt="Describe Jupiter.", provider="openai", model="fake-model")
+    ids["remote"] = store_experiment(
+        store,
+        remote,
+        {"unseeded": ["Big.", "Gas."], "seeded": ["Big.", "Big."]},
+        fingerprint=None,
+        host="127.0.0.1:8000",
+    )
+    return ids
+
+
+def listed(at) -> list[str]:
+    (table,) = at.dataframe
+    return list(table.value["id"])
+
+
+def test_empty_history_says_what_to_do(make_app):
+    at = make_app("pages/history.py")
+    assert not at.exception
+    assert "Run a comparison on the Compare page" in at.info[0].value
+    assert not at.dataframe
+
+
+def test_history_lists_experiments_newest_first_with_filters(make_app, store):
+    ids = seed_history(store)
+    at = make_app("pages/history.py")
+    assert not at.exception
+    assert listed(at) == [ids["remote"][:8], ids["venus"][:8], ids["mars"][:8]]
+    (table,) = at.dataframe
+    assert list(table.value["runs"]) == [4, 4, 4]
+    assert list(table.value["host"]) == ["127.0.0.1:8000", "", ""]
+
+    at.text_input(key="hist_prompt").set_value("VENUS").run()
+    assert listed(at) == [ids["venus"][:8]]
+    at.text_input(key="hist_prompt").set_value("").run()
+
+    at.selectbox(key="hist_provider").set_value("openai").run()
+    assert listed(at) == [ids["remote"][:8]]
+    assert at.selectbox(key="hist_model").options == ["All", "fake-model"]
+    at.selectbox(key="hist_provider").set_value("All").run()
+
+    today = datetime.now(UTC).date()
+    at.date_input(key="hist_dates").set_value((today, today)).run()
+    assert len(listed(at)) == 3
+    long_ago = today - timedelta(days=400)
+    at.date_input(key="hist_dates").set_value((long_ago, long_ago + timedelta(days=1))).run()
+    assert not at.dataframe
+    assert "No experiment matches these filters" in at.info[0].value
+
+
+def test_opening_an_experiment_shows_the_compare_results_view(make_app, store):
+    ids = seed_history(store)
+    at = make_app("pages/history.py")
+    at.selectbox(key="hist_open").set_value(ids["mars"]).run()
+
+    assert not at.exception
+    headings = [m.value for m in at.markdown if m.value.startswith("##### ")]
+    assert headings == ["##### unseeded", "##### seeded"]
+    assert [m.value for m in at.metric if m.label == "Distinct outputs"] == ["2/2", "1/2"]
+    assert [m.value for m in at.metric if m.label == "Exact-match rate"] == ["0%", "100%"]
+    assert [c.value for c in at.code if c.language != "diff"] == MARS + SEEDED
+    assert len(at.get("plotly_chart")) == 3
+    assert [d.label for d in at.get("download_button")] == [
+        "Runs CSV",
+        "Metrics CSV",
+        "Distances CSV",
+    ]
+    assert any(ids["mars"][:8] in m.value for m in at.markdown)
+
+
+def test_query_parameter_opens_an_experiment(make_app, store, app_env):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.app_support import APP
+
+    ids = seed_history(store)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["experiment"] = ids["venus"][:8]
+    at.run()
+    at.switch_page("pages/history.py").run()
+    assert at.selectbox(key="hist_open").value == ids["venus"]
+    assert [c.value for c in at.code if c.language != "diff"][:2] == ["Hot.", "Cloudy."]
+
+
+def test_delete_needs_a_confirmation_and_removes_the_experiment(make_app, store):
+    ids = seed_history(store)
+    at = make_app("pages/history.py")
+    at.selectbox(key="hist_open").set_value(ids["venus"]).run()
+
+    delete = at.button(key=f"hist_delete_{ids['venus']}")
+    assert delete.disabled
+    at.checkbox(key=f"hist_confirm_delete_{ids['venus']}").check().run()
+    assert store.count_experiments() == 3  # confirming alone deletes nothing
+    at.button(key=f"hist_delete_{ids['venus']}").click().run()
+
+    assert not at.exception
+    assert store.load_experiment(ids["venus"]) is None
+    assert store.count_experiments() == 2
+    assert [s.value for s in at.success] == [f"Deleted experiment {ids['venus'][:8]}."]
+    assert at.selectbox(key="hist_open").value is None
+    assert listed(at) == [ids["remote"][:8], ids["mars"][:8]]
