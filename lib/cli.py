@@ -17,10 +17,13 @@ import json
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lib.embeddings import EmbeddingError
+from lib.runner import RunnerCallbackError
 from lib.settings import Settings, SettingsError, load_settings
 from lib.spec import (
     DEFAULT_PROMPT,
@@ -33,6 +36,7 @@ from lib.spec import (
     preset_arms,
     validate_spec,
 )
+from lib.store import StoreError
 from lib.terminal import one_line, safe_for_terminal
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -115,18 +119,26 @@ def spec_from_args(args: argparse.Namespace, settings: Settings) -> ExperimentSp
             unseeded_temperature=args.unseeded_temperature,
             runs=args.runs,
         )
-    else:
-        seeded_t = 0.7 if args.temperature is None else args.temperature
-        unseeded_t = seeded_t if args.unseeded_temperature is None else args.unseeded_temperature
+    elif args.preset == "grid":
         arms = preset_arms(
-            args.preset or "seed-only",
+            "grid",
             seed=args.seed,
-            temperature=seeded_t,
-            unseeded_temperature=unseeded_t,
+            temperature=0.0 if args.temperature is None else args.temperature,
+            unseeded_temperature=args.unseeded_temperature,
             runs=args.runs,
         )
+    else:
+        # seed-only, and the default: two arms, `unseeded` and `seeded`.
+        seeded_t = 0.7 if args.temperature is None else args.temperature
+        unseeded_t = seeded_t if args.unseeded_temperature is None else args.unseeded_temperature
+        if args.preset == "seed-only":
+            unseeded_t = seeded_t
+        arms = [
+            {"label": "unseeded", "seed": None, "temperature": unseeded_t, "runs": args.runs},
+            {"label": "seeded", "seed": args.seed, "temperature": seeded_t, "runs": args.runs},
+        ]
     default_model = LOCAL_MODEL_NAME if args.provider == "local" else settings.openai_model
-    model = args.model or default_model
+    model = default_model if args.model is None else args.model
     data = {
         "prompt": args.prompt,
         "system": args.system,
@@ -268,7 +280,7 @@ def print_comparison_table(spec, completions, analysis, experiment_id, out) -> N
 
 
 def _open_store(settings: Settings):
-    from lib.store import Store, StoreError
+    from lib.store import Store
 
     try:
         return Store.from_settings(settings)
@@ -288,16 +300,20 @@ def cmd_compare(args: argparse.Namespace, settings: Settings, out, err) -> int:
     from lib.providers.factory import make_provider
     from lib.runner import run_spec_sync
 
+    if args.base_url:
+        settings = replace(settings, openai_base_url=args.base_url)
     spec = spec_from_args(args, settings)
     if args.concurrency is not None and args.concurrency < 1:
         raise CliError(f"--concurrency {args.concurrency} is out of range; allowed 1 or more")
-    if args.provider == "openai" and not (settings.openai_configured or args.base_url):
+    if args.provider == "openai" and not settings.openai_configured:
         raise CliError("--provider openai needs OPENAI_API_KEY or --base-url / OPENAI_BASE_URL")
     try:
         provider = make_provider(settings, spec.provider, model=spec.model, base_url=args.base_url)
     except ValueError as exc:  # e.g. a GGUF path that does not exist, a remote not configured
         raise CliError(str(exc)) from None
     store = None if args.no_store else _open_store(settings)
+    # Everything that can be refused is refused before anything is stored or called.
+    embedder = _embedder(settings, args.embedder, store)
     experiment_id = None
     sink = None
     if store is not None:
@@ -324,18 +340,17 @@ def cmd_compare(args: argparse.Namespace, settings: Settings, out, err) -> int:
     from lib.analysis import analyze
 
     completions = outcome.completions
-    analysis = analyze(
-        completions, _embedder(settings, args.embedder, store), [a.label for a in spec.arms]
-    )
+    analysis = analyze(completions, embedder, [arm.label for arm in spec.arms])
     if args.csv:
         from lib.export import write_exports
 
+        stored = store.load_experiment(experiment_id) if store is not None else None
         write_exports(
             Path(args.csv),
             completions,
             analysis,
             experiment_id=experiment_id or "unsaved",
-            created_at=datetime.now(UTC),
+            created_at=stored.summary.created_at if stored else datetime.now(UTC),
             base_url_host=provider.base_url_host,
         )
     if args.format == "json":
@@ -396,7 +411,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings, out, err) -> int:
         created_at=stored.summary.created_at,
         base_url_host=stored.summary.base_url_host,
     )
-    for path in paths:
+    for path in paths.values():
         out.write(f"{path}\n")
     return EXIT_OK
 
@@ -440,4 +455,8 @@ def main(argv: Sequence[str] | None = None, out=None, err=None) -> int:
         err.write(f"invalid input: {exc}\n")
     except (CliError, SettingsError) as exc:
         err.write(f"error: {exc}\n")
+    except (StoreError, EmbeddingError, RunnerCallbackError) as exc:
+        # Calls were made: what completed is stored; say what failed and stop.
+        err.write(f"error: {exc}\n")
+        return EXIT_FAILED
     return EXIT_USAGE

@@ -1,0 +1,299 @@
+"""`python -m lib`: the headless front, run as users run it (subprocesses) where stdout matters."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lib.cli import main
+from tests.helpers import free_port, start_fake_server
+
+REPO = Path(__file__).resolve().parents[1]
+METRIC_KEYS = {
+    "distinct_outputs",
+    "modal_share",
+    "exact_match_rate",
+    "tarr",
+    "mean_distance_first_vs_rest",
+    "mean_pairwise_distance",
+    "max_pairwise_distance",
+    "first_divergence_char",
+    "mean_edit_distance",
+}
+
+
+def run_cli(*args: str, database: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SEEDSCOPE_DATABASE_URL": f"sqlite:///{database}", "HF_HUB_OFFLINE": "1"}
+    env.pop("OPENAI_API_KEY", None)
+    env.pop("OPENAI_BASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "lib", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def run_in_process(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(list(args), out=out, err=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def isolated_env(tmp_path, monkeypatch) -> Path:
+    database = tmp_path / "history.db"
+    monkeypatch.setenv("SEEDSCOPE_DATABASE_URL", f"sqlite:///{database}")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .streamlit/secrets.toml here
+    return database
+
+
+@pytest.fixture(scope="module")
+def local_comparison(tmp_path_factory) -> dict:
+    """One real cookbook comparison on the embedded model, stored and exported."""
+    folder = tmp_path_factory.mktemp("cli")
+    database = folder / "history.db"
+    csv_dir = folder / "csv"
+    result = run_cli(
+        "compare",
+        "--preset",
+        "cookbook",
+        "--runs",
+        "3",
+        "--max-tokens",
+        "12",
+        "--format",
+        "json",
+        "--csv",
+        str(csv_dir),
+        database=database,
+    )
+    assert result.returncode == 0, result.stderr
+    return {"json": json.loads(result.stdout), "database": database, "csv": csv_dir}
+
+
+def test_compare_json_is_the_only_thing_on_stdout_and_has_every_field(local_comparison):
+    data = local_comparison["json"]
+    assert data["spec"]["provider"] == "local"
+    assert data["spec"]["max_tokens"] == 12
+    unseeded, seeded = data["arms"]
+    assert (unseeded["label"], unseeded["seed"], unseeded["temperature"]) == ("unseeded", None, 0.7)
+    assert (seeded["label"], seeded["seed"], seeded["temperature"]) == ("seeded", 123, 0.0)
+    for arm in data["arms"]:
+        assert [run["index"] for run in arm["runs"]] == [0, 1, 2]
+        assert set(arm["metrics"]) == METRIC_KEYS
+        for run in arm["runs"]:
+            assert run["text"] and run["error"] is None
+            assert run["system_fingerprint"].startswith("local-")
+            assert run["completion_tokens"] <= 12 and run["prompt_tokens"] > 0
+    # The seeded arm at temperature 0 reproduces itself; the unseeded arm drew fresh seeds.
+    assert seeded["metrics"]["distinct_outputs"] == 1
+    assert seeded["metrics"]["tarr"] == 1
+    assert {run["effective_seed"] for run in seeded["runs"]} == {123}
+    assert len({run["effective_seed"] for run in unseeded["runs"]}) == 3
+    (pair,) = data["between_arms"]
+    assert (pair["arm_a"], pair["arm_b"]) == ("unseeded", "seeded")
+    assert 0 <= pair["mean_distance"] <= 2
+
+
+def test_compare_csv_files_hold_every_run(local_comparison):
+    runs = pd.read_csv(local_comparison["csv"] / "runs.csv")
+    assert len(runs) == 6
+    assert set(runs["arm"]) == {"unseeded", "seeded"}
+    assert (runs["experiment_id"] == local_comparison["json"]["experiment_id"]).all()
+    metrics = pd.read_csv(local_comparison["csv"] / "metrics.csv")
+    assert list(metrics["arm"]) == ["unseeded", "seeded"]
+    distances = pd.read_csv(local_comparison["csv"] / "distances.csv")
+    assert len(distances) > 0
+
+
+def test_history_lists_the_comparison_and_export_recomputes_the_same_files(
+    local_comparison, tmp_path
+):
+    database = local_comparison["database"]
+    history = run_cli("history", "--format", "json", database=database)
+    assert history.returncode == 0, history.stderr
+    (entry,) = json.loads(history.stdout)
+    assert entry["id"] == local_comparison["json"]["experiment_id"]
+    assert (entry["status"], entry["runs"], entry["failed_runs"]) == ("complete", 6, 0)
+    assert set(entry) == {
+        *("id", "created_at", "status", "provider", "model", "prompt", "runs", "failed_runs")
+    }
+
+    exported = run_cli("export", entry["id"], "--dir", str(tmp_path), database=database)
+    assert exported.returncode == 0, exported.stderr
+    for name in ("runs.csv", "metrics.csv", "distances.csv"):
+        original = (local_comparison["csv"] / name).read_bytes()
+        assert (tmp_path / name).read_bytes() == original, name
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--temperature", "2.5"], "arms[1].temperature"),
+        (["--unseeded-temperature", "-1"], "arms[0].temperature"),
+        (["--runs", "0"], "arms[0].runs"),
+        (["--runs", "101"], "arms[0].runs"),
+        (["--max-tokens", "0"], "max_tokens"),
+        (["--top-p", "0"], "top_p"),
+        (["--prompt", "   "], "prompt"),
+        (["--seed", "-1"], "arms[1].seed"),
+        (["--model", ""], "model"),
+    ],
+)
+def test_invalid_input_exits_2_naming_the_field_and_calls_nothing(
+    isolated_env, fake_server, args, field
+):
+    fake_server.reset()
+    base = ["compare", "--provider", "openai", "--base-url", fake_server.base_url]
+    status, out, err = run_in_process(*base, "--model", "fake-model", *args)
+    assert status == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert field in err
+    assert len(fake_server.stats()["chat_log"]) == 0
+    status, out, _ = run_in_process("history", "--format", "json")
+    assert json.loads(out) == []
+
+
+def test_local_seed_zero_is_refused_with_the_reason(isolated_env):
+    status, _, err = run_in_process("compare", "--seed", "0")
+    assert status == 2
+    assert "arms[1].seed" in err and "seed 0" in err and "default seed" in err
+
+
+def test_openai_provider_without_configuration_says_what_to_set(isolated_env):
+    status, _, err = run_in_process("compare", "--provider", "openai")
+    assert status == 2
+    assert "OPENAI_API_KEY" in err
+
+
+def test_bad_database_url_is_a_clear_error(isolated_env, monkeypatch):
+    monkeypatch.setenv("SEEDSCOPE_DATABASE_URL", "nosuchdb://x")
+    status, _, err = run_in_process("history")
+    assert status == 2
+    assert "SEEDSCOPE_DATABASE_URL" in err
+    assert "Traceback" not in err
+
+
+def test_remote_compare_records_the_reported_fingerprint(isolated_env):
+    server = start_fake_server("--fingerprint", "fp_cli_test")
+    try:
+        status, out, err = run_in_process(
+            "compare",
+            "--provider",
+            "openai",
+            "--base-url",
+            server.base_url,
+            "--model",
+            "fake-model",
+            "--runs",
+            "4",
+            "--temperature",
+            "0",
+            "--embedder",
+            "openai",
+            "--format",
+            "json",
+        )
+        assert len(server.stats()["chat_log"]) == 8
+    finally:
+        server.stop()
+    assert status == 0, err
+    data = json.loads(out)
+    fingerprints = {run["system_fingerprint"] for arm in data["arms"] for run in arm["runs"]}
+    assert fingerprints == {"fp_cli_test"}
+    seeded = data["arms"][1]
+    assert seeded["metrics"]["distinct_outputs"] == 1
+    assert {run["effective_seed"] for run in seeded["runs"]} == {123}
+
+
+def test_failed_remote_runs_are_reported_not_dropped(isolated_env, fake_server):
+    status, out, err = run_in_process(
+        "compare",
+        "--provider",
+        "openai",
+        "--base-url",
+        fake_server.base_url,
+        "--model",
+        "fault-500",
+        "--runs",
+        "2",
+        "--format",
+        "json",
+    )
+    assert status == 1  # every run failed: recorded, and the exit status says so
+    data = json.loads(out)
+    errors = [run["error"] for arm in data["arms"] for run in arm["runs"]]
+    assert len(errors) == 4 and all(errors)
+    _, history, _ = run_in_process("history", "--format", "json")
+    (entry,) = json.loads(history)
+    assert (entry["runs"], entry["failed_runs"]) == (4, 4)
+
+
+def test_table_output_escapes_terminal_control_sequences(isolated_env):
+    server = start_fake_server("--payload", "echo")
+    try:
+        status, out, err = run_in_process(
+            "compare",
+            "--provider",
+            "openai",
+            "--base-url",
+            server.base_url,
+            "--model",
+            "fake-model",
+            "--runs",
+            "1",
+            "--prompt",
+            "red \x1b[31mALERT\x1b[0m text",
+        )
+    finally:
+        server.stop()
+    assert status == 0, err
+    assert "\x1b" not in out
+    assert "\\x1b[31mALERT" in out
+
+
+def test_probe_fail_on_drift_exits_1_when_a_seeded_probe_changes(isolated_env, tmp_path):
+    port = free_port()
+    config = tmp_path / "probes.toml"
+    config.write_text(
+        "[[probe]]\n"
+        'name = "remote"\n'
+        'prompt = "Name a planet."\n'
+        'provider = "openai"\n'
+        'model = "fake-model"\n'
+        f'base_url = "http://127.0.0.1:{port}/v1"\n'
+        "seed = 7\nruns = 2\nmax_tokens = 8\n"
+    )
+    statuses = []
+    for payload in ("words", "words", "echo"):
+        server = start_fake_server("--port", str(port), "--payload", payload)
+        try:
+            status, out, err = run_in_process(
+                "probe", "--config", str(config), "--fail-on-drift", "--format", "json"
+            )
+        finally:
+            server.stop()
+        statuses.append(status)
+        assert json.loads(out)[0]["name"] == "remote", err
+    assert statuses == [0, 0, 1]
+
+
+def test_probe_config_errors_exit_2(isolated_env, tmp_path):
+    config = tmp_path / "probes.toml"
+    config.write_text('[[probe]]\nname = "x"\n')
+    status, _, err = run_in_process("probe", "--config", str(config))
+    assert status == 2
+    assert "prompt" in err
