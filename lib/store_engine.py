@@ -141,7 +141,8 @@ def _enable_wal(cursor: sqlite3.Cursor) -> None:
 
 def _begin_sqlite(connection: Any) -> None:
     immediate = connection.get_execution_options().get(WRITE_OPTION, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # Straight to the driver: exec_driver_sql's event machinery cost as much as the commit.
+    connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _guard_fork(engine: Engine) -> None:
@@ -182,7 +183,9 @@ def explain_error(error: BaseException, url: URL, doing: str) -> StoreError:
     detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
     if isinstance(error, exc.IntegrityError):
         return StoreError(f"{doing} was refused by {where}: {detail}")
-    if url.get_backend_name() == "sqlite":
+    if url.get_backend_name() == "sqlite" and "locked" in detail:
+        hint = f"another process kept the database busy for over {BUSY_TIMEOUT_MS // 1000} s"
+    elif url.get_backend_name() == "sqlite":
         hint = f"check that {url.database} is a writable SQLite file or set {SETTING}"
     else:
         hint = f"check that the server is running and {SETTING} is right"
