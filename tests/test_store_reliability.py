@@ -236,3 +236,10 @@ def test_from_settings_uses_the_setting_or_the_per_user_data_directory(tmp_path,
     monkeypatch.setenv("XDG_DATA_HOME", str(blocker))
     with pytest.raises(StoreError, match=SETTING):
         Store.from_settings(Settings())
+
+
+def test_missing_postgres_driver_says_which_package_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if psycopg were not installed
+    with pytest.raises(StoreError, match=r"seedscope\[postgres\]") as raised:
+        Store("postgresql://seedscope@127.0.0.1/seedscope")
+    assert SETTING in str(raised.value)
