@@ -46,6 +46,13 @@ pg_isready -q -h 127.0.0.1 -p "$port" || {
     exit 1
 }
 
+URL="postgresql+psycopg://$ROLE:$PASSWORD@127.0.0.1:$port/$DATABASE"
+if PGPASSWORD="$PASSWORD" psql -h 127.0.0.1 -p "$port" -U "$ROLE" -d "$DATABASE" -qtAX \
+    -c "SELECT 1" >/dev/null 2>&1; then
+    echo "$URL"  # role and database already work: nothing to do (and no root needed)
+    exit 0
+fi
+
 psql_admin() { as_postgres psql -p "$port" -v ON_ERROR_STOP=1 -qtAX "$@"; }
 if [ -z "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '$ROLE'")" ]; then
     psql_admin -c "CREATE ROLE \"$ROLE\" LOGIN CREATEDB PASSWORD '$PASSWORD'"
@@ -54,4 +61,4 @@ if [ -z "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'"
     psql_admin -c "CREATE DATABASE \"$DATABASE\" OWNER \"$ROLE\""
 fi
 
-echo "postgresql+psycopg://$ROLE:$PASSWORD@127.0.0.1:$port/$DATABASE"
+echo "$URL"
