@@ -398,7 +398,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings, out, err) -> int:
     from lib.export import write_exports
 
     store = _open_store(settings)
-    stored = store.load_experiment(args.experiment_id)
+    experiment_id = store.resolve_id(args.experiment_id) or args.experiment_id  # short ids too
+    stored = store.load_experiment(experiment_id)
     if stored is None:
         raise CliError(f"no experiment {args.experiment_id!r}: see `python -m lib history`")
     arm_order = [arm.label for arm in stored.spec.arms]
