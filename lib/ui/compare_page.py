@@ -9,11 +9,11 @@ from lib.settings import Settings
 from lib.store import StoreError
 from lib.ui import resources
 from lib.ui.compare_form import CompareForm, render_compare_form, settings_for_endpoint
-from lib.ui.generation import run_generation
+from lib.ui.generation import Generation, run_generation, wait_until_settled
 from lib.ui.results import render_results
 
 EXPERIMENT_KEY = "cmp_experiment_id"
-OUTCOME_KEY = "cmp_outcome"
+GENERATION_KEY = "cmp_generation"
 
 
 def make_remote_provider(settings: Settings, form: CompareForm) -> Provider:
@@ -34,9 +34,9 @@ def _provider_for(settings: Settings, form: CompareForm) -> Provider | None:
         return None
 
 
-def _remember(experiment_id: str) -> None:
-    st.session_state[EXPERIMENT_KEY] = experiment_id
-    st.session_state[OUTCOME_KEY] = "cancelled"  # until the run says otherwise
+def _remember(generation: Generation) -> None:
+    st.session_state[EXPERIMENT_KEY] = generation.experiment_id
+    st.session_state[GENERATION_KEY] = generation
 
 
 def _generate(settings: Settings, form: CompareForm) -> None:
@@ -54,7 +54,6 @@ def _generate(settings: Settings, form: CompareForm) -> None:
     except StoreError as exc:
         st.error(f"The experiment could not be saved: {exc}")
         return
-    st.session_state[OUTCOME_KEY] = result.status
     if result.problem:
         st.error(result.problem)
 
@@ -69,7 +68,11 @@ def _latest_results(settings: Settings) -> None:
         )
         return
     store = resources.store_or_stop(settings)
+    generation = st.session_state.get(GENERATION_KEY)
     try:
+        if generation is not None and generation.experiment_id == experiment_id:
+            # An earlier script run of this session may still be finishing its generation.
+            wait_until_settled(store, generation)
         experiment = store.load_experiment(experiment_id)
     except StoreError as exc:
         st.error(f"The latest comparison could not be loaded: {exc}")

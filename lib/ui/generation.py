@@ -1,16 +1,23 @@
 """Generate: run a validated spec with live progress per arm, a Cancel button, every run stored.
 
 The runner calls `sink` (the store) and `on_progress` in this script thread as each run
-completes, so the page can draw inside them. A click on Cancel (or any other widget) makes
-Streamlit rerun the script: its next drawing call raises Streamlit's RerunException inside
-`on_progress`, the runner stops starting calls and re-raises, and the `finally` below marks the
-experiment cancelled. Every run that completed before is already in the store.
+completes, so the page can draw inside them.
+
+Cancel: a click on Cancel (or on any other widget) ends this script run. Streamlit (with its
+default `runner.fastReruns`) asks this script thread to stop and at once starts a new script
+run in another thread. The Cancel button's callback also sets `Generation.cancel`, so the
+runner starts no further call. When the run in flight finishes, the sink stores it, and the
+next drawing call inside `on_progress` raises Streamlit's StopException (or RerunException):
+the runner re-raises it and the `finally` below marks the experiment cancelled. Every run that
+completed is in the store. The new script run waits for that (`wait_until_settled`).
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import streamlit as st
 
@@ -21,6 +28,14 @@ from lib.store import Store, StoreError
 from lib.ui.text import escape_markdown, format_seed, shorten
 
 CANCEL_KEY = "cmp_cancel"
+
+
+@dataclass
+class Generation:
+    """The generation a session started: its experiment and its cancel signal."""
+
+    experiment_id: str
+    cancel: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(frozen=True)
@@ -47,16 +62,17 @@ def run_generation(
     store: Store,
     *,
     concurrency: int | None = None,
-    on_started: object = None,
+    on_started: Callable[[Generation], None] | None = None,
 ) -> GenerationResult:
     """Create the experiment, run it with live progress, and mark how it ended.
 
-    `on_started(experiment_id)` is called once the experiment exists, before any model call,
+    `on_started(generation)` is called once the experiment exists, before any model call,
     so the page can remember it even if this script run is interrupted.
     """
     experiment_id = store.create_experiment(spec, base_url_host=provider.base_url_host)
-    if callable(on_started):
-        on_started(experiment_id)
+    generation = Generation(experiment_id)
+    if on_started is not None:
+        on_started(generation)
     sink = store.sink(experiment_id)
     model = escape_markdown(spec.model)
     status = st.status(f"Generating {spec.total_runs} runs on {model}…", expanded=True)
@@ -64,6 +80,7 @@ def run_generation(
         st.button(
             "Cancel",
             key=CANCEL_KEY,
+            on_click=generation.cancel.set,
             icon=":material/stop_circle:",
             help="Stop after the runs in flight; completed runs are kept.",
         )
@@ -89,7 +106,12 @@ def run_generation(
     final_status, problem, runs, failed = "cancelled", None, 0, 0
     try:
         outcome = run_spec_sync(
-            spec, provider, sink=sink, on_progress=on_progress, concurrency=concurrency
+            spec,
+            provider,
+            sink=sink,
+            on_progress=on_progress,
+            concurrency=concurrency,
+            cancel=generation.cancel,
         )
         final_status = "cancelled" if outcome.cancelled else "complete"
         runs = len(outcome.completions)
@@ -101,7 +123,7 @@ def run_generation(
         failed = sum(not c.ok for c in exc.outcome.completions)
         problem = f"Stopped after {runs} runs: {exc.__cause__ or exc}"
     finally:
-        # Also reached when a rerun (Cancel) interrupts this script run: mark it cancelled.
+        # Also reached when Streamlit stops this script run (Cancel): mark it cancelled.
         try:
             store.finish_experiment(experiment_id, final_status)
         except StoreError as exc:
@@ -113,3 +135,29 @@ def run_generation(
     else:
         status.update(label=label, state="complete", expanded=False)
     return GenerationResult(experiment_id, final_status, runs, failed, seconds, problem)
+
+
+def wait_until_settled(
+    store: Store, generation: Generation, timeout: float = 600.0, poll: float = 0.25
+) -> str | None:
+    """Status of the session's generation once it is no longer `running` (None if deleted).
+
+    Called by a script run that started while an earlier run of the same session was still
+    generating (Cancel, or another widget): that run finishes the call in flight, stores it and
+    marks the experiment. The cancel signal makes sure it starts no other call meanwhile.
+    """
+    status = _status(store, generation.experiment_id)
+    if status != "running":
+        return status
+    generation.cancel.set()
+    deadline = time.monotonic() + timeout
+    with st.spinner("Stopping: waiting for the run in flight to finish…"):
+        while status == "running" and time.monotonic() < deadline:
+            time.sleep(poll)
+            status = _status(store, generation.experiment_id)
+    return status
+
+
+def _status(store: Store, experiment_id: str) -> str | None:
+    experiment = store.load_experiment(experiment_id)
+    return None if experiment is None else experiment.summary.status

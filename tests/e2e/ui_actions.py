@@ -1,0 +1,70 @@
+"""What a person does in the Seedscope page, as Playwright steps (sync API)."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+LONG = 240_000  # ms: a generation on 2 shared CPU cores, plus first-time model loads
+
+
+def open_app(page: Page, url: str, path: str = "") -> None:
+    page.goto(f"{url}/{path}")
+    expect(page.get_by_test_id("stSidebarNav")).to_be_visible(timeout=LONG)
+    wait_until_idle(page)
+
+
+def wait_until_idle(page: Page, timeout: float = LONG) -> None:
+    """Best effort: let the rerun start, then wait until no spinner is shown.
+
+    (This project's toolbarMode hides Streamlit's "Running…" indicator, so the tests also
+    wait for the concrete content they expect.)
+    """
+    page.wait_for_timeout(500)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stSpinner]')", timeout=timeout
+    )
+    page.wait_for_timeout(300)
+
+
+def go_to(page: Page, title: str) -> None:
+    page.get_by_test_id("stSidebarNavLink").filter(has_text=title).click()
+    expect(page.get_by_role("heading", name=title, level=1).first).to_be_visible(timeout=LONG)
+    wait_until_idle(page)
+
+
+def set_number(page: Page, label: str, value: float | int, then_see: str | None = None) -> None:
+    """Type a number; `then_see` is a text the page shows once the rerun took it."""
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+    if then_see:
+        expect(page.get_by_text(then_see).first).to_be_visible(timeout=LONG)
+    wait_until_idle(page)
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick `option` in the selectbox labelled `label`."""
+    page.get_by_label(label, exact=True).click()
+    page.get_by_role("option", name=option).first.click()
+    wait_until_idle(page)
+
+
+def generate(page: Page) -> None:
+    page.get_by_role("button", name="Generate").click()
+    see_results(page)
+
+
+def see_results(page: Page) -> None:
+    """Wait until the results view is complete: arms, heatmaps, and the downloads last."""
+    expect(page.get_by_role("heading", name="Arms side by side")).to_be_visible(timeout=LONG)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.js-plotly-plot .heatmaplayer .hm').length >= 1",
+        timeout=LONG,
+    )
+    expect(page.get_by_role("button", name="Distances CSV")).to_be_visible(timeout=LONG)
+    wait_until_idle(page)
+
+
+def heatmap_count(page: Page) -> int:
+    """Drawn heatmap traces: Plotly paints each as an image inside a `.hm` group."""
+    return page.locator(".js-plotly-plot .heatmaplayer .hm").count()
