@@ -21,8 +21,9 @@ Behaviour
   `fault-404`, `fault-nochoices`) always gets that fault, so one server serves many tests.
 - `--api-key K` requires `Authorization: Bearer K` (401 otherwise).
 - `--no-models` makes `/v1/models` answer 404, like servers that do not offer it.
-- Test hooks: `GET /_health`, `GET /_stats` (request counts, max in flight, the log of chat
-  requests in arrival order), `POST /_reset` (clears the stats).
+- Test hooks: `GET /_health`, `GET /_stats` (request counts, faults injected, max in flight,
+  the log of chat requests in arrival order with their seed, temperature, top_p, max_tokens,
+  user message and monotonic arrival time), `POST /_reset` (clears the stats).
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ class Stats:
 
 class FakeServer(ThreadingHTTPServer):
     daemon_threads = True  # a hanging "timeout" fault must not block shutdown
+    # socketserver's default listen backlog of 5 drops bursts of new connections, and each
+    # dropped one then waits a 200 ms TCP retransmission.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], options: argparse.Namespace) -> None:
         super().__init__(address, Handler)
@@ -99,6 +103,9 @@ class FakeServer(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: FakeServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm the client's delayed ACK
+    # would add ~40 ms to every response.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         if self.server.options.verbose:
@@ -204,6 +211,7 @@ class Handler(BaseHTTPRequestHandler):
                         "top_p": body.get("top_p"),
                         "max_tokens": body.get("max_tokens"),
                         "user": _user_text(body.get("messages")),
+                        "arrived": time.monotonic(),
                     }
                 )
         if not self._authorised():

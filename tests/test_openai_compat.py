@@ -56,6 +56,7 @@ def test_success_records_what_the_server_sent(fake_server_factory):
     assert (completion.provider, completion.model) == ("openai", "fake-model")
     assert completion.latency_s > 0
     sent = server.stats()["chat_log"][0]
+    assert sent.pop("arrived") > 0
     assert sent == {
         "model": "fake-model",
         "seed": 42,

@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import ssl
 import time
 import weakref
 from typing import Any
 
+import httpx2
 import openai
 from pydantic import ValidationError
 
@@ -69,6 +71,7 @@ class OpenAICompatProvider:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI]
         self._clients = weakref.WeakKeyDictionary()
         self._sync_client: openai.OpenAI | None = None
+        self._ssl_context: ssl.SSLContext | None = None
 
     @classmethod
     def from_settings(
@@ -97,7 +100,12 @@ class OpenAICompatProvider:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = self._clients[loop] = openai.AsyncOpenAI(**self._client_options())
+            if self._ssl_context is None:
+                # Loading the CA bundle costs ~50 ms; one context serves every loop's client.
+                self._ssl_context = httpx2.create_ssl_context()
+            http_client = openai.DefaultAsyncHttpxClient(verify=self._ssl_context)
+            client = openai.AsyncOpenAI(**self._client_options(), http_client=http_client)
+            self._clients[loop] = client
         return client
 
     async def aclose(self) -> None:
