@@ -7,6 +7,7 @@ analysis: nothing is generated or embedded again.
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from lib.analysis import ArmAnalysis, ExperimentAnalysis, analyze
@@ -94,11 +95,11 @@ def _header(experiment: StoredExperiment) -> None:
     summary = experiment.summary
     spec = experiment.spec
     text, color = STATUS_BADGES.get(summary.status, (summary.status, "gray"))
-    where = f" at {summary.base_url_host}" if summary.base_url_host else ""
+    where = f" at {escape_markdown(summary.base_url_host)}" if summary.base_url_host else ""
     st.markdown(
         f"#### Experiment `{summary.id[:8]}` :{color}-badge[{text}]\n"
         f"{escape_markdown(summary.provider)} · {escape_markdown(summary.model)}"
-        f"{escape_markdown(where)} · {summary.created_at:%Y-%m-%d %H:%M:%S} UTC · "
+        f"{where} · {summary.created_at:%Y-%m-%d %H:%M:%S} UTC · "
         f"{summary.runs} runs" + (f", {summary.failed_runs} failed" if summary.failed_runs else "")
     )
     with st.expander("Request"):
@@ -110,15 +111,25 @@ def _header(experiment: StoredExperiment) -> None:
 
 
 def _between_arms(analysis: ExperimentAnalysis) -> None:
-    if not analysis.between_arms:
+    pairs = analysis.between_arms
+    if not pairs:
         return
-    columns = st.columns(min(len(analysis.between_arms), 4))
-    for index, (first, second, distance) in enumerate(analysis.between_arms):
-        columns[index % len(columns)].metric(
+    help_text = "Mean cosine distance over every pair of runs across the two arms."
+    if len(pairs) == 1:
+        first, second, distance = pairs[0]
+        st.metric(
             f"Mean distance {escape_markdown(first)} vs {escape_markdown(second)}",
             format_distance(distance),
-            help="Mean cosine distance over every pair of runs across the two arms.",
+            help=help_text,
         )
+        return
+    st.caption("Mean cosine distance between arms, over every cross-arm pair of runs.")
+    table = pd.DataFrame([{"arm A": a, "arm B": b, "mean cosine distance": d} for a, b, d in pairs])
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={"mean cosine distance": st.column_config.NumberColumn(format="%.4f")},
+    )
 
 
 def _divergence_text(arm: ArmAnalysis) -> str:
@@ -130,47 +141,47 @@ def _divergence_text(arm: ArmAnalysis) -> str:
     return f"word {metrics.first_divergence_word}"
 
 
-def _arm_metrics(arm: ArmAnalysis) -> None:
+def _arm_metrics(arm: ArmAnalysis, per_row: int) -> None:
+    """The headline measures; `per_row` is 2 for two arms side by side, 1 when narrower."""
     m = arm.metrics
     ok = len(arm.ok)
-    top = st.columns(2)
-    top[0].metric(
-        "Distinct outputs",
-        f"{m.distinct_outputs}/{ok}",
-        help="How many different texts the successful runs produced (1/N: fully repeatable).",
+    divergence_help = "Earliest word where any run differs from run 0" + (
+        f" (character {m.first_divergence_char})." if m.first_divergence_char is not None else "."
     )
-    top[1].metric(
-        "Notebook mean distance",
-        format_distance(m.mean_distance_first_vs_rest),
-        help="Mean cosine distance from run 0 to each other run (the cookbook's measure).",
-    )
-    middle = st.columns(2)
-    middle[0].metric(
-        "Mean pairwise distance",
-        format_distance(m.mean_pairwise_distance),
-        help="Mean cosine distance over all pairs of runs.",
-    )
-    middle[1].metric(
-        "Exact-match rate",
-        format_share(m.exact_match_rate),
-        help="Share of the other runs (1..N-1) whose text is identical to run 0.",
-    )
-    bottom = st.columns(2)
-    bottom[0].metric(
-        "First divergence",
-        _divergence_text(arm),
-        help="Earliest word where any run differs from run 0"
-        + (
-            f" (character {m.first_divergence_char})."
-            if m.first_divergence_char is not None
-            else "."
+    measures = (
+        (
+            "Distinct outputs",
+            f"{m.distinct_outputs}/{ok}",
+            "How many different texts the successful runs produced (1/N: fully repeatable).",
+        ),
+        (
+            "Notebook mean distance",
+            format_distance(m.mean_distance_first_vs_rest),
+            "Mean cosine distance from run 0 to each other run (the cookbook's measure).",
+        ),
+        (
+            "Mean pairwise distance",
+            format_distance(m.mean_pairwise_distance),
+            "Mean cosine distance over all pairs of runs.",
+        ),
+        (
+            "Exact-match rate",
+            format_share(m.exact_match_rate),
+            "Share of the other runs (1..N-1) whose text is identical to run 0.",
+        ),
+        ("First divergence", _divergence_text(arm), divergence_help),
+        (
+            f"TARr@{ok}",
+            "–" if m.tarr is None else str(m.tarr),
+            "1 when all runs are identical strings, else 0 (Atil et al., 2024).",
         ),
     )
-    bottom[1].metric(
-        f"TARr@{ok}",
-        "–" if m.tarr is None else str(m.tarr),
-        help="1 when all runs are identical strings, else 0 (Atil et al., 2024).",
-    )
+    for start in range(0, len(measures), per_row):
+        columns = st.columns(per_row)
+        for column, (label, value, help_text) in zip(
+            columns, measures[start : start + per_row], strict=False
+        ):
+            column.metric(label, value, help=help_text)
     if m.failed_runs:
         st.caption(f":red[{m.failed_runs} failed runs] (listed below, not measured)")
 
@@ -192,7 +203,7 @@ def _arms_side_by_side(
     for column, arm in zip(columns, analysis.arms, strict=True):
         with column:
             _arm_heading(experiment, arm.label)
-            _arm_metrics(arm)
+            _arm_metrics(arm, per_row=2 if len(analysis.arms) <= 2 else 1)
             _run_cards(settings, experiment, arm.completions, key)
 
 

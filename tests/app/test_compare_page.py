@@ -279,3 +279,22 @@ def test_untrusted_output_is_never_rendered_as_markdown_or_html(make_app, store)
     assert "<b>arm</b>" not in markdown and "\\<b\\>arm\\</b\\>" in markdown
     assert "Fingerprint: `<i>fp</i>`" in markdown  # inside a code span: shown literally
     assert "allow_html: true" not in page_text(at)
+
+
+def test_grid_generation_shows_four_arms_and_every_pair_of_arms(make_app, store):
+    at = make_app()
+    at.selectbox(key="cmp_preset").set_value("grid").run()
+    at.number_input(key="cmp_runs").set_value(2)
+    at.number_input(key="cmp_max_tokens").set_value(4).run()
+    at.button(key="cmp_generate").click().run()
+
+    assert not at.exception
+    (summary,) = store.list_experiments()
+    assert (summary.status, summary.runs) == ("complete", 8)
+    labels = ["unseeded t=0", "seed 123 t=0", "unseeded t=0.7", "seed 123 t=0.7"]
+    headings = [m.value.removeprefix("##### ") for m in at.markdown if m.value.startswith("#####")]
+    assert [h.replace("\\", "") for h in headings] == labels
+    assert [m.label for m in at.metric].count("Distinct outputs") == 4
+    (pairs,) = [d.value for d in at.dataframe if "arm A" in d.value.columns]
+    assert len(pairs) == 6
+    assert list(zip(pairs["arm A"], pairs["arm B"], strict=True))[0] == (labels[0], labels[1])

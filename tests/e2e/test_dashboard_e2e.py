@@ -108,10 +108,20 @@ def test_pages_render_in_the_dark_theme(app_server, page_factory):
     )
     red, green, blue = (int(v) for v in background.strip("rgba()").split(",")[:3])
     assert red + green + blue < 150, background  # Streamlit followed the browser's dark scheme
-    screenshot(page, "compare-empty-dark")
-    for title in ("History", "Fingerprints", "About"):
-        go_to(page, title)
-        screenshot(page, f"{title.lower()}-dark")
+    set_number(page, "Runs per arm", 3, then_see="6 runs in total")
+    set_number(page, "max_tokens", 8, then_see="up to 8 tokens each")
+    generate(page)
+    assert heatmap_count(page) == 2
+    screenshot(page, "compare-results-dark")
+    go_to(page, "History")
+    choose(page, "Open an experiment", "SmolLM2")
+    see_results(page)
+    screenshot(page, "history-open-dark")
+    go_to(page, "Fingerprints")
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    screenshot(page, "fingerprints-dark")
+    go_to(page, "About")
+    screenshot(page, "about-dark")
 
 
 def test_html_and_javascript_in_model_output_show_as_text(
