@@ -11,7 +11,8 @@ It prints one line `READY <port>` on stdout once it accepts connections.
 Behaviour
 - Output is deterministic per (seed, messages, model, temperature, top_p, max_tokens) when a seed
   is sent or the temperature is 0, and varies from call to call otherwise (like a real backend).
-- Embeddings are deterministic unit vectors derived from the sha256 of each input text.
+- Embeddings are deterministic unit vectors derived from the sha256 of each input text
+  (floats, or base64 float32 when `encoding_format` is "base64", as the SDK asks by default).
 - `--fingerprint X` reports X as `system_fingerprint`; without it the field is null.
 - `--payload xss` puts HTML/JS into every completion; `--payload echo` returns the user message.
 - Faults, chosen at random per chat/embeddings request with `--fault-rate` among `--faults`:
@@ -29,12 +30,14 @@ Behaviour
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import hashlib
 import json
 import math
 import random
 import socket
+import struct
 import sys
 import threading
 import time
@@ -333,8 +336,13 @@ class Handler(BaseHTTPRequestHandler):
         inputs = body.get("input")
         texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
         dim = int(body.get("dimensions") or self.server.options.embedding_dim)
+        as_base64 = body.get("encoding_format") == "base64"  # the SDK's default request
         data = [
-            {"object": "embedding", "index": i, "embedding": text_vector(str(text), dim)}
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": _encode(text_vector(str(text), dim), as_base64),
+            }
             for i, text in enumerate(texts)
         ]
         tokens = sum(len(str(text).split()) for text in texts)
@@ -358,6 +366,12 @@ def _user_text(messages: Any) -> str:
         if isinstance(m, dict) and m.get("role") == "user"
     ]
     return users[-1] if users else ""
+
+
+def _encode(vector: list[float], as_base64: bool) -> list[float] | str:
+    if not as_base64:
+        return vector
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
 def text_vector(text: str, dim: int) -> list[float]:

@@ -332,3 +332,42 @@ def test_embedded_model_runs_one_generation_at_a_time(local_provider):
     outcome = run_spec_sync(spec, Counting(), concurrency=8)
     assert peak == 1
     assert all(c.ok for c in outcome.completions)
+
+
+def test_concurrent_runs_on_one_loop_share_a_provider_safely(fake_server_factory):
+    server = fake_server_factory("--latency", "0.1")
+    provider = remote(server)
+    short = make_spec(("short", 1, 0.0, 1))
+    long = make_spec(("long", None, 0.7, 4))
+
+    async def both():
+        # The short run ends (and releases the loop's client) while the long one is mid-call.
+        return await asyncio.gather(
+            run_spec(short, provider, concurrency=1), run_spec(long, provider, concurrency=1)
+        )
+
+    first, second = asyncio.run(both())
+    for completion in first.completions + second.completions:
+        assert completion.ok, completion.error_message
+    assert len(second.completions) == 4
+
+
+def test_runner_against_llama_cpp_server(llama_server):
+    provider = OpenAICompatProvider(api_key=None, base_url=llama_server, model="smollm2")
+    spec = ExperimentSpec(
+        provider="openai",
+        model="smollm2",
+        max_tokens=12,
+        arms=[
+            {"label": "unseeded", "seed": None, "temperature": 0.7, "runs": 3},
+            {"label": "seeded", "seed": 123, "temperature": 0.7, "runs": 3},
+        ],
+    )
+    outcome = run_spec_sync(spec, provider, concurrency=2)
+    assert keys(outcome.completions) == [
+        (arm, i) for arm in ("unseeded", "seeded") for i in range(3)
+    ]
+    for completion in outcome.completions:
+        assert completion.ok, completion.error_message
+        assert completion.system_fingerprint is None  # never invented for a remote server
+    assert len({c.text for c in outcome.completions if c.arm_label == "seeded"}) == 1

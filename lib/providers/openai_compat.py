@@ -18,6 +18,7 @@ import asyncio
 import json
 import re
 import ssl
+import threading
 import time
 import weakref
 from typing import Any
@@ -70,6 +71,12 @@ class OpenAICompatProvider:
         # and run_spec_sync makes a new loop for every run.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI]
         self._clients = weakref.WeakKeyDictionary()
+        # Calls in flight per loop, so one run finishing never closes a client another run on
+        # the same loop is still using. The lock guards both maps: Streamlit sessions share
+        # this object from several threads.
+        self._in_flight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int]
+        self._in_flight = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
         self._sync_client: openai.OpenAI | None = None
         self._ssl_context: ssl.SSLContext | None = None
 
@@ -96,23 +103,34 @@ class OpenAICompatProvider:
             "max_retries": self.max_retries,
         }
 
-    def _async_client(self) -> openai.AsyncOpenAI:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            if self._ssl_context is None:
-                # Loading the CA bundle costs ~50 ms; one context serves every loop's client.
-                self._ssl_context = httpx2.create_ssl_context()
-            http_client = openai.DefaultAsyncHttpxClient(verify=self._ssl_context)
-            client = openai.AsyncOpenAI(**self._client_options(), http_client=http_client)
-            self._clients[loop] = client
-        return client
+    def _async_client(self, loop: asyncio.AbstractEventLoop) -> openai.AsyncOpenAI:
+        with self._lock:
+            client = self._clients.get(loop)
+            if client is None:
+                if self._ssl_context is None:
+                    # Loading the CA bundle costs ~50 ms; one context serves every loop's client.
+                    self._ssl_context = httpx2.create_ssl_context()
+                http_client = openai.DefaultAsyncHttpxClient(verify=self._ssl_context)
+                client = openai.AsyncOpenAI(**self._client_options(), http_client=http_client)
+                self._clients[loop] = client
+            return client
 
     async def aclose(self) -> None:
-        """Close the HTTP connections opened in the running event loop (the runner calls this)."""
-        client = self._clients.pop(asyncio.get_running_loop(), None)
+        """Close the running loop's HTTP connections unless calls are still in flight on it.
+
+        The runner calls this when a run ends; the next run on the loop opens a new client.
+        """
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._in_flight.get(loop, 0):
+                return
+            client = self._clients.pop(loop, None)
         if client is not None:
             await client.close()
+
+    def _track(self, loop: asyncio.AbstractEventLoop, change: int) -> None:
+        with self._lock:
+            self._in_flight[loop] = self._in_flight.get(loop, 0) + change
 
     # --- generation -----------------------------------------------------------------------
 
@@ -130,10 +148,12 @@ class OpenAICompatProvider:
         }
         if request.seed is not None:
             params["seed"] = request.seed
+        loop = asyncio.get_running_loop()
+        self._track(loop, +1)
         started_at = utc_now()
         start = time.perf_counter()
         try:
-            response = await self._async_client().chat.completions.create(**params)
+            response = await self._async_client(loop).chat.completions.create(**params)
             text, finish_reason = _first_choice(response)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded run
             error_type, message = self.describe_error(exc, model=params["model"])
@@ -147,6 +167,8 @@ class OpenAICompatProvider:
                 error_message=message,
                 effective_seed=request.seed,
             )
+        finally:
+            self._track(loop, -1)
         latency = time.perf_counter() - start
         usage = getattr(response, "usage", None)
         fingerprint = getattr(response, "system_fingerprint", None)
