@@ -86,6 +86,12 @@ def _latest_results(settings: Settings) -> None:
             f"Generation was cancelled: {len(experiment.completions)} completed runs were "
             "kept and are shown below (also in History)."
         )
+    st.page_link(
+        "pages/history.py",
+        label="Open in History",
+        icon=":material/history:",
+        query_params={"experiment": experiment.summary.id},
+    )
     render_results(settings, experiment, key="cmp")
 
 

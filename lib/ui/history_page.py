@@ -15,6 +15,7 @@ from lib.ui.text import shorten
 PAGE_SIZE = 50
 OPEN_KEY = "hist_open"
 NOTICE_KEY = "hist_notice"
+QUERY_KEY = "hist_query_applied"
 
 
 def summary_table(summaries: list[ExperimentSummary]) -> pd.DataFrame:
@@ -78,13 +79,25 @@ def _show_notice() -> None:
         (st.success if kind == "success" else st.error)(message)
 
 
-def _open_from_query(summaries: list[ExperimentSummary]) -> None:
-    """`?experiment=<id>` opens that experiment (links from the Compare page)."""
+def _open_from_query(store: Store, by_id: dict[str, ExperimentSummary]) -> None:
+    """`?experiment=<id or prefix>` opens that experiment (the link on the Compare page), even
+    when it is not on the listed page. Applied once per distinct value, so choosing another
+    experiment afterwards sticks.
+    """
     wanted = st.query_params.get("experiment")
-    if wanted and OPEN_KEY not in st.session_state:
-        match = next((s.id for s in summaries if s.id.startswith(wanted)), None)
-        if match:
-            st.session_state[OPEN_KEY] = match
+    if not wanted or st.session_state.get(QUERY_KEY) == wanted:
+        return
+    st.session_state[QUERY_KEY] = wanted
+    try:
+        found = store.resolve_id(wanted)
+        experiment = store.load_experiment(found) if found else None
+    except StoreError:
+        experiment = None
+    if experiment is None:
+        st.warning("The experiment in the link was not found; it may have been deleted.")
+        return
+    by_id.setdefault(experiment.summary.id, experiment.summary)
+    st.session_state[OPEN_KEY] = experiment.summary.id
 
 
 def render_history_page() -> None:
@@ -120,7 +133,7 @@ def render_history_page() -> None:
     st.dataframe(summary_table(summaries), hide_index=True, width="stretch")
 
     by_id = {s.id: s for s in summaries}
-    _open_from_query(summaries)
+    _open_from_query(store, by_id)
     if st.session_state.get(OPEN_KEY) not in by_id:
         st.session_state[OPEN_KEY] = None
     chosen = st.selectbox(

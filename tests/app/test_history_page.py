@@ -90,18 +90,27 @@ def test_opening_an_experiment_shows_the_compare_results_view(make_app, store):
     assert any(ids["mars"][:8] in m.value for m in at.markdown)
 
 
-def test_query_parameter_opens_an_experiment(make_app, store, app_env):
+def test_link_from_compare_opens_the_experiment_in_history(make_app, store):
+    """The Compare page links to History with ?experiment=<id>; History opens it."""
     from streamlit.testing.v1 import AppTest
 
     from tests.app.app_support import APP
 
     ids = seed_history(store)
     at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params["experiment"] = ids["venus"][:8]
     at.run()
-    at.switch_page("pages/history.py").run()
+    at.switch_page("pages/history.py").run()  # visited before: the link must still work
+    assert at.selectbox(key="hist_open").value is None
+    at.query_params["experiment"] = ids["venus"]
+    at.run()
     assert at.selectbox(key="hist_open").value == ids["venus"]
     assert [c.value for c in at.code if c.language != "diff"][:2] == ["Hot.", "Cloudy."]
+    # Choosing another experiment afterwards sticks (the link is applied once).
+    at.selectbox(key="hist_open").set_value(ids["mars"]).run()
+    assert at.selectbox(key="hist_open").value == ids["mars"]
+    at.query_params["experiment"] = "ffffffff"
+    at.run()
+    assert "not found" in at.warning[0].value
 
 
 def test_delete_needs_a_confirmation_and_removes_the_experiment(make_app, store):
