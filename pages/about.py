@@ -1,5 +1,6 @@
 """About: what seeds and fingerprints are (and are not), the measures, and configuration."""
 
 from lib.ui.about import render_about
+from lib.ui.errors import run_page
 
-render_about()
+run_page(render_about)

@@ -80,3 +80,19 @@ def test_unusable_database_url_is_a_short_message_with_the_fix(make_app, monkeyp
     assert not at.exception
     errors = [e.value for e in at.error]
     assert errors and all("SEEDSCOPE_DATABASE_URL" in e for e in errors)
+
+
+def test_an_unexpected_failure_is_one_short_line_not_a_traceback(make_app, monkeypatch):
+    """The page guard: whatever breaks unexpectedly, the visitor sees one line."""
+    from lib.store import Store
+
+    def broken(self, **_filters):
+        raise RuntimeError("the disk caught fire")
+
+    monkeypatch.setattr(Store, "count_experiments", broken)
+    at = make_app("pages/history.py")
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "Something went wrong: RuntimeError: the disk caught fire. Reload the page to try "
+        "again; the server log has the details."
+    ]
