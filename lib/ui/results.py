@@ -190,9 +190,9 @@ def _arm_heading(experiment: StoredExperiment, label: str) -> None:
     arm = next((a for a in experiment.spec.arms if a.label == label), None)
     st.markdown(f"##### {escape_markdown(label)}")
     if arm is not None:
-        st.caption(
-            f"seed {format_seed(arm.seed)} · temperature {arm.temperature:g} · {arm.runs} runs"
-        )
+        stored = sum(1 for c in experiment.completions if c.arm_label == label)
+        runs = f"{arm.runs} runs" if stored == arm.runs else f"{stored} of {arm.runs} runs stored"
+        st.caption(f"seed {format_seed(arm.seed)} · temperature {arm.temperature:g} · {runs}")
 
 
 def _arms_side_by_side(
@@ -234,8 +234,9 @@ def _run_card(
 ) -> None:
     c = completion
     with st.container(border=True):
-        tokens = f"{c.prompt_tokens if c.prompt_tokens is not None else '–'} → "
-        tokens += f"{c.completion_tokens if c.completion_tokens is not None else '–'} tokens"
+        prompt = c.prompt_tokens if c.prompt_tokens is not None else "–"
+        completion = c.completion_tokens if c.completion_tokens is not None else "–"
+        tokens = f"{prompt} prompt + {completion} completion tokens"
         st.caption(
             f"**Run {c.run_index}** · effective seed {format_seed(c.effective_seed)} · "
             f"{tokens} · {format_latency(c.latency_s)}"

@@ -232,6 +232,8 @@ def test_generation_on_the_embedded_model_shows_both_arms_and_their_measures(mak
     assert f"Fingerprint: `{stored.completions[0].system_fingerprint}`" in captions
     for run in stored.completions:
         assert f"effective seed {run.effective_seed}" in captions
+        tokens = f"{run.prompt_tokens} prompt + {run.completion_tokens} completion tokens"
+        assert tokens in captions
 
     # Charts, diff and the three downloads.
     assert len(at.get("plotly_chart")) == 3

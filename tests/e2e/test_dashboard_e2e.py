@@ -192,4 +192,5 @@ def test_cancel_keeps_the_runs_that_completed(app_server, page_factory):
     assert 3 <= summary.runs < 40
     expect(page.get_by_text(f"{summary.runs} completed runs were kept")).to_be_visible()
     see_results(page)
+    expect(page.get_by_text("of 20 runs stored").first).to_be_visible()
     screenshot(page, "compare-cancelled")
