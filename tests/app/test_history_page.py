@@ -130,3 +130,27 @@ def test_delete_needs_a_confirmation_and_removes_the_experiment(make_app, store)
     assert [s.value for s in at.success] == [f"Deleted experiment {ids['venus'][:8]}."]
     assert at.selectbox(key="hist_open").value is None
     assert listed(at) == [ids["remote"][:8], ids["mars"][:8]]
+
+
+def test_failed_runs_are_listed_with_their_reason_and_not_measured(make_app, store):
+    from tests.app.app_support import completion
+
+    spec = spec_for()
+    experiment_id = store.create_experiment(spec, base_url_host=None)
+    store.add_runs(
+        experiment_id,
+        [
+            completion(spec, "unseeded", 0, "Red dust."),
+            completion(spec, "unseeded", 1, "", error="RateLimitError"),
+            completion(spec, "seeded", 0, "Same."),
+            completion(spec, "seeded", 1, "Same."),
+        ],
+    )
+    store.finish_experiment(experiment_id, "complete")
+    at = make_app("pages/history.py")
+    at.selectbox(key="hist_open").set_value(experiment_id).run()
+
+    assert not at.exception
+    assert "RateLimitError: RateLimitError: the server said no" in [t.value for t in at.text]
+    assert any("1 failed runs" in c.value for c in at.caption)
+    assert [m.value for m in at.metric if m.label == "Distinct outputs"] == ["1/1", "1/2"]
