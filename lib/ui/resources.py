@@ -104,7 +104,10 @@ def store(settings: Settings) -> Store:
 def _embedder(settings: Settings, kind: str) -> Embedder:
     from lib.embeddings import make_embedder
 
-    return make_embedder(settings, kind, cache=store(settings))
+    embedder = make_embedder(settings, kind, cache=store(settings))
+    if kind == "local":
+        _ = embedder.inner.model  # load the weights now, under this spinner, not mid-analysis
+    return embedder
 
 
 def embedder(settings: Settings, kind: str = "local") -> Embedder:
