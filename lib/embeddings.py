@@ -20,8 +20,6 @@ from lib.settings import base_url_host
 
 LOCAL_MODEL_NAME = "all-MiniLM-L6-v2"
 DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
-OPENAI_DEFAULT_HOST = "api.openai.com"
-PLACEHOLDER_API_KEY = "not-needed"  # the same placeholder as lib/providers/openai_compat.py
 
 
 class EmbeddingError(RuntimeError):
@@ -180,61 +178,6 @@ class LocalEmbedder:
 # --- OpenAI-compatible API ------------------------------------------------------------------
 
 
-def _server_detail(exc: Exception) -> str:
-    """The server's own error message (the SDK puts the JSON `error` object in `body`)."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        detail = body["message"]
-    else:
-        detail = str(getattr(exc, "message", exc))
-    detail = " ".join(detail.split())
-    return detail if len(detail) <= 300 else detail[:299] + "…"
-
-
-def describe_openai_error(
-    exc: Exception, *, model: str, host: str, timeout: float, max_retries: int
-) -> str:
-    """One readable line, in the chat provider's style: what went wrong and what to do."""
-    import openai
-
-    retries = f"after {max_retries} retries (OPENAI_MAX_RETRIES)"
-    detail = _server_detail(exc)
-    if isinstance(exc, openai.APITimeoutError):
-        reason = f"timed out: {host} did not answer within {timeout:g}s (OPENAI_TIMEOUT), {retries}"
-    elif isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc.__context__
-        kind = f" ({type(cause).__name__})" if cause else ""
-        reason = (
-            f"connection failed: could not reach {host}{kind}, {retries}; check "
-            "OPENAI_BASE_URL and that the server is running"
-        )
-    elif isinstance(exc, openai.AuthenticationError):
-        reason = (
-            f"authentication failed (HTTP 401): {host} rejected the API key; check "
-            f"OPENAI_API_KEY. Server said: {detail}"
-        )
-    elif isinstance(exc, openai.PermissionDeniedError):
-        reason = f"permission denied (HTTP 403) by {host}. Server said: {detail}"
-    elif isinstance(exc, openai.RateLimitError):
-        reason = (
-            f"rate limited (HTTP 429) by {host} {retries}; try again later. Server said: {detail}"
-        )
-    elif isinstance(exc, openai.NotFoundError):
-        reason = (
-            f"not found (HTTP 404): {host} has no embedding model {model!r} or no Embeddings "
-            f"endpoint; check OPENAI_EMBEDDING_MODEL and OPENAI_BASE_URL. Server said: {detail}"
-        )
-    elif isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
-        reason = f"server error (HTTP {exc.status_code}) from {host} {retries}: {detail}"
-    elif isinstance(exc, openai.APIStatusError):
-        reason = f"HTTP {exc.status_code} from {host}: {detail}"
-    elif isinstance(exc, openai.APIResponseValidationError | ValueError | TypeError):
-        reason = f"malformed response from {host}: {detail}"
-    else:
-        reason = f"{type(exc).__name__}: {detail}"
-    return f"embedding with {model} failed: {reason}"
-
-
 class OpenAIEmbedder:
     """Embeddings from OpenAI or any OpenAI-compatible `/v1/embeddings` endpoint.
 
@@ -250,7 +193,10 @@ class OpenAIEmbedder:
         timeout: float = 60.0,
         max_retries: int = 2,
     ):
+        # Imported here: the openai SDK takes ~0.6 s to import and the local embedder needs none.
         import openai
+
+        from lib.providers.openai_errors import DEFAULT_HOST, PLACEHOLDER_API_KEY
 
         if not api_key and not base_url:
             raise EmbeddingError(
@@ -258,7 +204,7 @@ class OpenAIEmbedder:
                 "OpenAI-compatible server); set one, or use the local embedder"
             )
         self.model = model
-        self.host = base_url_host(base_url) or OPENAI_DEFAULT_HOST
+        self.host = base_url_host(base_url) or DEFAULT_HOST
         self.id = f"openai:{model}@{self.host}"
         self.timeout = timeout
         self.max_retries = max_retries
@@ -273,11 +219,6 @@ class OpenAIEmbedder:
 
     def __repr__(self) -> str:
         return f"OpenAIEmbedder(id={self.id!r})"
-
-    def _redact(self, text: str) -> str:
-        key = self.__api_key
-        # Real keys are long; masking a 1-3 letter test "key" would garble every word with it.
-        return text.replace(key, "***") if key and len(key) >= 8 else text
 
     @classmethod
     def from_settings(cls, settings: Any, base_url: str | None = None) -> OpenAIEmbedder:
@@ -300,21 +241,30 @@ class OpenAIEmbedder:
         except EmbeddingError:
             raise
         except Exception as exc:  # every SDK failure becomes one readable EmbeddingError
-            message = describe_openai_error(
+            from lib.providers.openai_errors import EMBEDDINGS, describe_openai_error
+
+            _, reason = describe_openai_error(
                 exc,
-                model=self.model,
+                endpoint=EMBEDDINGS,
                 host=self.host,
+                model=self.model,
                 timeout=self.timeout,
                 max_retries=self.max_retries,
+                api_key=self.__api_key,
             )
-            raise EmbeddingError(self._redact(message)) from None
+            raise EmbeddingError(f"embedding with {self.model} failed: {reason}") from None
         return vectors
 
     def _vectors(self, response: Any, expected: int) -> np.ndarray:
         """The response's vectors in input order, or EmbeddingError if they don't fit."""
-        items = sorted(response.data or [], key=lambda item: item.index)
+        try:
+            items = sorted(response.data or [], key=lambda item: item.index)
+        except (AttributeError, TypeError):  # no list, or items without a numeric index
+            items = None
         problem = None
-        if len(items) != expected:
+        if items is None:
+            problem = "returned no list of indexed vectors"
+        elif len(items) != expected:
             problem = f"returned {len(items)} vectors for {expected} texts"
         else:
             try:

@@ -20,7 +20,8 @@ Behaviour
   timeout), `drop` (closes the connection without a response), `malformed` (truncated JSON).
   A model named `fault-<kind>` (e.g. `fault-429`, also `fault-400`, `fault-401`, `fault-403`,
   `fault-404`, `fault-nochoices`) always gets that fault, so one server serves many tests.
-- `--api-key K` requires `Authorization: Bearer K` (401 otherwise).
+- `--api-key K` requires `Authorization: Bearer K` (401 otherwise). With `--echo-key` the 401
+  message quotes the token it was given, as some servers do, to test that clients mask it.
 - `--no-models` makes `/v1/models` answer 404, like servers that do not offer it.
 - Test hooks: `GET /_health`, `GET /_stats` (request counts, faults injected, max in flight,
   the log of chat requests in arrival order with their seed, temperature, top_p, max_tokens,
@@ -148,9 +149,13 @@ class Handler(BaseHTTPRequestHandler):
         expected = self.server.options.api_key
         if expected is None:
             return True
-        if self.headers.get("Authorization") == f"Bearer {expected}":
+        presented = self.headers.get("Authorization") or ""
+        if presented == f"Bearer {expected}":
             return True
-        self._error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
+        message = "Incorrect API key provided."
+        if self.server.options.echo_key:
+            message = f"Incorrect API key provided: {presented.removeprefix('Bearer ')}."
+        self._error(401, message, "invalid_request_error", "invalid_api_key")
         return False
 
     # --- routes ---------------------------------------------------------------------------
@@ -403,6 +408,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--strict-models", action="store_true", help="404 for unknown models")
     parser.add_argument("--no-models", action="store_true", help="404 on /v1/models")
     parser.add_argument("--api-key", default=None, help="require this bearer token")
+    parser.add_argument("--echo-key", action="store_true", help="quote a wrong token in the 401")
     parser.add_argument("--embedding-dim", type=int, default=64)
     parser.add_argument("--verbose", action="store_true")
     options = parser.parse_args(argv)

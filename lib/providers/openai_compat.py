@@ -15,8 +15,6 @@ Chat Completions through the official SDK's `AsyncOpenAI`. Retries are the SDK's
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import ssl
 import threading
 import time
@@ -25,21 +23,21 @@ from typing import Any
 
 import httpx2
 import openai
-from pydantic import ValidationError
 
 from lib.providers.base import Completion, CompletionRequest, failed_completion, utc_now
+from lib.providers.openai_errors import (
+    CHAT,
+    DEFAULT_HOST,
+    PLACEHOLDER_API_KEY,
+    MalformedResponseError,
+    describe_openai_error,
+    shorten,
+)
 from lib.settings import base_url_host
-
-PLACEHOLDER_API_KEY = "not-needed"
-DEFAULT_HOST = "api.openai.com"
 
 
 class ModelListError(RuntimeError):
     """The server's model list could not be read; the message says why."""
-
-
-class MalformedResponseError(RuntimeError):
-    """The server answered 200 with something that is not a chat completion."""
 
 
 class OpenAICompatProvider:
@@ -213,89 +211,29 @@ class OpenAICompatProvider:
 
     def describe_error(self, exc: BaseException, model: str | None) -> tuple[str, str]:
         """(error class, readable reason) for an exception from a call; never includes the key."""
-        host = self.base_url_host
-        retries = f"after {self.max_retries} retries (OPENAI_MAX_RETRIES)"
-        detail = self._server_message(exc)
-        if isinstance(exc, openai.APITimeoutError):
-            message = (
-                f"timed out: {host} did not answer within {self.timeout:g}s (OPENAI_TIMEOUT), "
-                f"{retries}"
-            )
-        elif isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__ or exc.__context__
-            reason = f" ({type(cause).__name__})" if cause else ""
-            message = (
-                f"connection failed: could not reach {host}{reason}, {retries}; check "
-                "OPENAI_BASE_URL and that the server is running"
-            )
-        elif isinstance(exc, openai.AuthenticationError):
-            message = (
-                f"authentication failed (HTTP 401): {host} rejected the API key; check "
-                f"OPENAI_API_KEY. Server said: {detail}"
-            )
-        elif isinstance(exc, openai.PermissionDeniedError):
-            message = f"permission denied (HTTP 403) by {host}. Server said: {detail}"
-        elif isinstance(exc, openai.RateLimitError):
-            wait = exc.response.headers.get("retry-after")
-            asked = f"; the server asked to wait {wait}s (Retry-After)" if wait else ""
-            message = (
-                f"rate limited (HTTP 429) by {host} {retries}{asked}; lower the concurrency "
-                f"or try again later. Server said: {detail}"
-            )
-        elif isinstance(exc, openai.NotFoundError):
-            message = (
-                f"not found (HTTP 404): {host} has no model {model!r} or no Chat Completions "
-                f"endpoint; check the model name and OPENAI_BASE_URL. Server said: {detail}"
-            )
-        elif isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
-            message = f"bad request (HTTP {exc.status_code}): {detail}"
-        elif isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
-            message = f"server error (HTTP {exc.status_code}) from {host} {retries}: {detail}"
-        elif isinstance(exc, openai.APIStatusError):
-            message = f"HTTP {exc.status_code} from {host}: {detail}"
-        elif isinstance(
+        return describe_openai_error(
             exc,
-            openai.APIResponseValidationError
-            | json.JSONDecodeError
-            | MalformedResponseError
-            | ValidationError,
-        ):
-            message = f"malformed response from {host}: {_short(str(exc))}"
-            return "MalformedResponseError", self._redact(message)
-        else:
-            message = f"{type(exc).__name__}: {_short(str(exc))}"
-        return type(exc).__name__, self._redact(message)
-
-    def _server_message(self, exc: BaseException) -> str:
-        body = getattr(exc, "body", None)
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            return _short(body["message"])
-        return _short(str(getattr(exc, "message", exc)))
-
-    def _redact(self, text: str) -> str:
-        key = self.__api_key
-        if key and key != PLACEHOLDER_API_KEY:
-            text = text.replace(key, "***")
-        return text
+            endpoint=CHAT,
+            host=self.base_url_host,
+            model=model,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            api_key=self.__api_key,
+        )
 
 
 def _first_choice(response: Any) -> tuple[str, str | None]:
     """Text and finish reason of the first choice, or MalformedResponseError."""
     choices = getattr(response, "choices", None)
     if not isinstance(choices, list) or not choices:
-        raise MalformedResponseError(f"no choices in the response: {_short(repr(response))}")
+        raise MalformedResponseError(f"no choices in the response: {shorten(repr(response))}")
     message = getattr(choices[0], "message", None)
     content = getattr(message, "content", None)
     if content is not None and not isinstance(content, str):
-        raise MalformedResponseError(f"message content is not text: {_short(repr(content))}")
+        raise MalformedResponseError(f"message content is not text: {shorten(repr(content))}")
     finish_reason = getattr(choices[0], "finish_reason", None)
     return content or "", None if finish_reason is None else str(finish_reason)
 
 
 def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) else None
-
-
-def _short(text: str, limit: int = 300) -> str:
-    text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,134 @@
+"""Readable reasons for failed calls to an OpenAI-compatible API, and the API key kept out of them.
+
+The chat provider (`openai_compat.py`) and the embedder (`lib/embeddings.py`) share this one
+classification of the openai SDK's exceptions and this one place that masks the key, so both
+say the same thing the same way and neither can leak the key into a stored run or a page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import openai
+from pydantic import ValidationError
+
+# Servers on your own machine usually need no key, but the SDK refuses to start without one.
+PLACEHOLDER_API_KEY = "not-needed"
+DEFAULT_HOST = "api.openai.com"
+
+
+class MalformedResponseError(RuntimeError):
+    """The server answered 200 with something that is not the expected response."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What a reason says differently for each API: what a 404 was missing, how to back off."""
+
+    model_kind: str  # "model", "embedding model"
+    api_name: str  # "Chat Completions", "Embeddings"
+    model_hint: str  # where the user sets the model
+    rate_limit_advice: str
+
+
+CHAT = Endpoint(
+    model_kind="model",
+    api_name="Chat Completions",
+    model_hint="the model name",
+    rate_limit_advice="lower the concurrency or try again later",
+)
+EMBEDDINGS = Endpoint(
+    model_kind="embedding model",
+    api_name="Embeddings",
+    model_hint="OPENAI_EMBEDDING_MODEL",
+    rate_limit_advice="try again later",
+)
+
+_MALFORMED = (
+    openai.APIResponseValidationError,
+    json.JSONDecodeError,
+    MalformedResponseError,
+    ValidationError,
+)
+
+
+def shorten(text: str, limit: int = 300) -> str:
+    """One line of at most `limit` characters (server messages can be long and multi-line)."""
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def redact_api_key(text: str, api_key: str | None) -> str:
+    """`text` with every occurrence of the key masked (the placeholder is not a secret)."""
+    if api_key and api_key != PLACEHOLDER_API_KEY:
+        return text.replace(api_key, "***")
+    return text
+
+
+def _server_detail(exc: BaseException) -> str:
+    """The server's own error message (the SDK puts the JSON `error` object in `body`)."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return shorten(body["message"])
+    return shorten(str(getattr(exc, "message", exc)))
+
+
+def describe_openai_error(
+    exc: BaseException,
+    *,
+    endpoint: Endpoint,
+    host: str,
+    model: str | None,
+    timeout: float,
+    max_retries: int,
+    api_key: str | None,
+) -> tuple[str, str]:
+    """(error class, one readable line: what went wrong and what to do), the key masked."""
+    retries = f"after {max_retries} retries (OPENAI_MAX_RETRIES)"
+    detail = _server_detail(exc)
+    error_type = type(exc).__name__
+    if isinstance(exc, openai.APITimeoutError):
+        message = (
+            f"timed out: {host} did not answer within {timeout:g}s (OPENAI_TIMEOUT), {retries}"
+        )
+    elif isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc.__context__
+        reason = f" ({type(cause).__name__})" if cause else ""
+        message = (
+            f"connection failed: could not reach {host}{reason}, {retries}; check "
+            "OPENAI_BASE_URL and that the server is running"
+        )
+    elif isinstance(exc, openai.AuthenticationError):
+        message = (
+            f"authentication failed (HTTP 401): {host} rejected the API key; check "
+            f"OPENAI_API_KEY. Server said: {detail}"
+        )
+    elif isinstance(exc, openai.PermissionDeniedError):
+        message = f"permission denied (HTTP 403) by {host}. Server said: {detail}"
+    elif isinstance(exc, openai.RateLimitError):
+        wait = exc.response.headers.get("retry-after")
+        asked = f"; the server asked to wait {wait}s (Retry-After)" if wait else ""
+        message = (
+            f"rate limited (HTTP 429) by {host} {retries}{asked}; {endpoint.rate_limit_advice}. "
+            f"Server said: {detail}"
+        )
+    elif isinstance(exc, openai.NotFoundError):
+        message = (
+            f"not found (HTTP 404): {host} has no {endpoint.model_kind} {model!r} or no "
+            f"{endpoint.api_name} endpoint; check {endpoint.model_hint} and OPENAI_BASE_URL. "
+            f"Server said: {detail}"
+        )
+    elif isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
+        message = f"bad request (HTTP {exc.status_code}): {detail}"
+    elif isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
+        message = f"server error (HTTP {exc.status_code}) from {host} {retries}: {detail}"
+    elif isinstance(exc, openai.APIStatusError):
+        message = f"HTTP {exc.status_code} from {host}: {detail}"
+    elif isinstance(exc, _MALFORMED):
+        error_type = "MalformedResponseError"
+        message = f"malformed response from {host}: {shorten(str(exc))}"
+    else:
+        message = f"{error_type}: {shorten(str(exc))}"
+    return error_type, redact_api_key(message, api_key)

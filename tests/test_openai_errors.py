@@ -1,0 +1,100 @@
+"""One description of OpenAI-compatible API failures, and one key mask, for chat and embeddings."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from lib.embeddings import EmbeddingError, OpenAIEmbedder
+from lib.providers.base import CompletionRequest
+from lib.providers.openai_compat import OpenAICompatProvider
+from lib.providers.openai_errors import (
+    CHAT,
+    EMBEDDINGS,
+    PLACEHOLDER_API_KEY,
+    describe_openai_error,
+    redact_api_key,
+)
+
+KEY = "sk-echoed-secret-0123456789abcdef"
+
+
+def request(model: str = "fake-model") -> CompletionRequest:
+    return CompletionRequest(
+        arm_label="arm",
+        run_index=0,
+        prompt="Tell me about Mars.",
+        system="",
+        model=model,
+        seed=1,
+        temperature=0.0,
+        top_p=1.0,
+        max_tokens=8,
+    )
+
+
+def describe(exc: BaseException, api_key: str | None = KEY, endpoint=CHAT) -> tuple[str, str]:
+    return describe_openai_error(
+        exc,
+        endpoint=endpoint,
+        host="llm.example",
+        model="m",
+        timeout=5,
+        max_retries=1,
+        api_key=api_key,
+    )
+
+
+def test_redact_masks_every_occurrence_but_not_the_placeholder():
+    assert redact_api_key(f"{KEY} and {KEY}!", KEY) == "*** and ***!"
+    assert redact_api_key(f"key {PLACEHOLDER_API_KEY}", PLACEHOLDER_API_KEY).endswith("not-needed")
+    assert redact_api_key("no key here", None) == "no key here"
+
+
+def test_unclassified_and_malformed_errors_are_masked_too():
+    error_type, message = describe(RuntimeError(f"refused token {KEY}"))
+    assert (error_type, message) == ("RuntimeError", "RuntimeError: refused token ***")
+    error_type, message = describe(json.JSONDecodeError(f"bad {KEY}", "{", 0))
+    assert error_type == "MalformedResponseError"
+    assert message.startswith("malformed response from llm.example: bad ***")
+
+
+def test_a_key_the_server_echoes_is_masked_for_chat_and_embeddings(fake_server_factory):
+    server = fake_server_factory("--api-key", "the-right-key-000000", "--echo-key")
+    provider = OpenAICompatProvider(api_key=KEY, base_url=server.base_url, max_retries=0)
+    completion = asyncio.run(provider.complete(request()))
+    assert completion.error_type == "AuthenticationError"
+    assert "Incorrect API key provided: ***" in completion.error_message
+    assert KEY not in completion.error_message
+
+    embedder = OpenAIEmbedder(api_key=KEY, base_url=server.base_url, max_retries=0)
+    with pytest.raises(EmbeddingError) as caught:
+        embedder.embed(["hello"])
+    assert "Incorrect API key provided: ***" in str(caught.value)
+    assert KEY not in str(caught.value)
+
+
+def test_chat_and_embeddings_describe_the_same_fault_in_the_same_words(fake_server):
+    provider = OpenAICompatProvider(api_key=None, base_url=fake_server.base_url, max_retries=0)
+    completion = asyncio.run(provider.complete(request(model="fault-500")))
+    embedder = OpenAIEmbedder(base_url=fake_server.base_url, model="fault-500", max_retries=0)
+    with pytest.raises(EmbeddingError) as caught:
+        embedder.embed(["hello"])
+    assert completion.error_message.startswith("server error (HTTP 500)")
+    assert str(caught.value) == f"embedding with fault-500 failed: {completion.error_message}"
+
+
+def test_each_api_names_its_own_endpoint_and_setting_for_a_missing_model():
+    import httpx2
+    import openai
+
+    response = httpx2.Response(404, request=httpx2.Request("POST", "http://llm.example/v1/x"))
+    exc = openai.NotFoundError("missing", response=response, body={"message": "no such model"})
+    _, chat = describe(exc, endpoint=CHAT)
+    _, embeddings = describe(exc, endpoint=EMBEDDINGS)
+    assert "no model 'm' or no Chat Completions endpoint; check the model name" in chat
+    assert "no embedding model 'm' or no Embeddings endpoint; check OPENAI_EMBEDDING_MODEL" in (
+        embeddings
+    )
