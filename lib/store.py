@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 from sqlalchemy import Connection, Row, delete, func, select, update
@@ -40,6 +40,8 @@ from lib.store_engine import (
     upgrade,
 )
 from lib.store_queries import (
+    ExperimentFilters,
+    RunFilters,
     count_query,
     drift_query,
     fingerprint_spans_query,
@@ -58,8 +60,10 @@ from lib.store_schema import embedding_cache, experiments, request_key, runs
 
 __all__ = [
     "DriftPoint",
+    "ExperimentFilters",
     "ExperimentSummary",
     "FingerprintSpan",
+    "RunFilters",
     "Store",
     "StoreError",
     "StoredExperiment",
@@ -296,62 +300,22 @@ class Store:
 
     @staticmethod
     def _summary(row: Row) -> ExperimentSummary:
-        return ExperimentSummary(
-            id=row.id,
-            created_at=row.created_at,
-            finished_at=row.finished_at,
-            status=row.status,
-            provider=row.provider,
-            model=row.model,
-            prompt=row.prompt,
-            base_url_host=row.base_url_host,
-            label=row.label,
-            runs=row.runs,
-            failed_runs=row.failed_runs,
-        )
+        return ExperimentSummary(**row._mapping)  # history_query labels are the field names
 
     def list_experiments(
-        self,
-        *,
-        provider: str | None = None,
-        model: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        prompt_contains: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
+        self, *, limit: int = 50, offset: int = 0, **filters: Unpack[ExperimentFilters]
     ) -> list[ExperimentSummary]:
-        """Experiments newest first; `since <= created_at < until`; prompt match ignores case."""
+        """Experiments newest first, filtered by provider, model, `since <= created_at < until`
+        and `prompt_contains` (ignores case)."""
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must be 0 or more")
-        query = history_query(
-            provider=provider,
-            model=model,
-            since=since,
-            until=until,
-            prompt_contains=prompt_contains,
-            limit=limit,
-            offset=offset,
-        )
+        query = history_query(limit=limit, offset=offset, **filters)
         rows = self._read("listing experiments", lambda c: c.execute(query).all())
         return [self._summary(row) for row in rows]
 
-    def count_experiments(
-        self,
-        *,
-        provider: str | None = None,
-        model: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        prompt_contains: str | None = None,
-    ) -> int:
-        query = count_query(
-            provider=provider,
-            model=model,
-            since=since,
-            until=until,
-            prompt_contains=prompt_contains,
-        )
+    def count_experiments(self, **filters: Unpack[ExperimentFilters]) -> int:
+        """How many experiments list_experiments would page through with these filters."""
+        query = count_query(**filters)
         return self._read("counting experiments", lambda c: c.execute(query).scalar_one())
 
     def resolve_id(self, prefix: str) -> str | None:
@@ -399,47 +363,24 @@ class Store:
         return StoredExperiment(self._summary(summary_row), spec, completions)
 
     def timeline_rows(
-        self,
-        *,
-        provider: str | None = None,
-        model: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int | None = None,
+        self, *, limit: int | None = None, **filters: Unpack[RunFilters]
     ) -> list[TimelineRow]:
         """Successful runs, oldest first, for the fingerprint timeline."""
-        query = timeline_query(
-            provider=provider, model=model, since=since, until=until, limit=limit
-        )
+        query = timeline_query(limit=limit, **filters)
         rows = self._read("reading the timeline", lambda c: c.execute(query).all())
         return [TimelineRow(*row) for row in rows]  # columns in field order
 
-    def fingerprint_changes(
-        self,
-        *,
-        provider: str | None = None,
-        model: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[FingerprintSpan]:
+    def fingerprint_changes(self, **filters: Unpack[RunFilters]) -> list[FingerprintSpan]:
         """Runs in a row with one fingerprint, per provider/model/host, in time order."""
-        query = fingerprint_spans_query(provider=provider, model=model, since=since, until=until)
+        query = fingerprint_spans_query(**filters)
         rows = self._read("reading fingerprint changes", lambda c: c.execute(query).all())
         return [FingerprintSpan(*row) for row in rows]  # columns in field order
 
     def drift_series(
-        self,
-        *,
-        provider: str | None = None,
-        model: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        request_key: str | None = None,
+        self, *, request_key: str | None = None, **filters: Unpack[RunFilters]
     ) -> list[DriftPoint]:
         """Successful seeded runs grouped by fixed request, each compared with the one before."""
-        query = drift_query(
-            provider=provider, model=model, since=since, until=until, request_key=request_key
-        )
+        query = drift_query(request_key=request_key, **filters)
         rows = self._read("reading drift series", lambda c: c.execute(query).all())
         return [_drift_point(row) for row in rows]
 
@@ -527,26 +468,8 @@ class Store:
 
 
 def _completion(row: Row) -> Completion:
-    return Completion(
-        arm_label=row.arm_label,
-        run_index=row.run_index,
-        text=row.text,
-        system_fingerprint=row.system_fingerprint,
-        requested_seed=row.requested_seed,
-        effective_seed=row.effective_seed,
-        temperature=row.temperature,
-        top_p=row.top_p,
-        max_tokens=row.max_tokens,
-        provider=row.provider,
-        model=row.model,
-        prompt_tokens=row.prompt_tokens,
-        completion_tokens=row.completion_tokens,
-        latency_s=row.latency_s,
-        finish_reason=row.finish_reason,
-        started_at=row.started_at,
-        error_type=row.error_type,
-        error_message=row.error_message,
-    )
+    mapping = row._mapping  # the runs table has a column for every Completion field
+    return Completion(**{name: mapping[name] for name in _COMPLETION_FIELDS})
 
 
 def _drift_point(row: Row) -> DriftPoint:

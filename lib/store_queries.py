@@ -9,6 +9,7 @@ no text, and counting it would invent a change.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypedDict, Unpack
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, true
 
@@ -17,51 +18,64 @@ from lib.store_schema import UTCDateTime, experiments, runs
 PREVIEW_CHARS = 200
 
 
-def _experiment_filters(
-    provider: str | None,
-    model: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    prompt_contains: str | None,
+class RunFilters(TypedDict, total=False):
+    """Which runs a query covers (as keyword arguments); a missing or None filter means any."""
+
+    provider: str | None
+    model: str | None
+    since: datetime | None  # since <= started_at (created_at for experiments)
+    until: datetime | None  # ... < until
+
+
+class ExperimentFilters(RunFilters, total=False):
+    prompt_contains: str | None  # case-insensitive substring of the prompt
+
+
+def _checked(filters: RunFilters, allowed: type) -> None:
+    # **filters accepts any keyword at run time; a misspelt filter must fail, not match all.
+    unknown = set(filters) - allowed.__optional_keys__  # type: ignore[attr-defined]
+    if unknown:
+        raise TypeError(f"unexpected filter {', '.join(sorted(unknown))}")
+
+
+def _backend_and_time(
+    provider: ColumnElement, model: ColumnElement, time: ColumnElement, filters: RunFilters
 ) -> list[ColumnElement[bool]]:
+    """The provider/model/time conditions, on whichever table's columns are given."""
     conditions: list[ColumnElement[bool]] = []
-    if provider is not None:
-        conditions.append(experiments.c.provider == provider)
-    if model is not None:
-        conditions.append(experiments.c.model == model)
-    if since is not None:
-        conditions.append(experiments.c.created_at >= since)
-    if until is not None:
-        conditions.append(experiments.c.created_at < until)
-    if prompt_contains:
-        conditions.append(experiments.c.prompt.icontains(prompt_contains, autoescape=True))
+    if filters.get("provider") is not None:
+        conditions.append(provider == filters["provider"])
+    if filters.get("model") is not None:
+        conditions.append(model == filters["model"])
+    if filters.get("since") is not None:
+        conditions.append(time >= filters["since"])
+    if filters.get("until") is not None:
+        conditions.append(time < filters["until"])
     return conditions
 
 
-def _run_filters(
-    provider: str | None, model: str | None, since: datetime | None, until: datetime | None
-) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [runs.c.error_type.is_(None)]
-    if provider is not None:
-        conditions.append(runs.c.provider == provider)
-    if model is not None:
-        conditions.append(runs.c.model == model)
-    if since is not None:
-        conditions.append(runs.c.started_at >= since)
-    if until is not None:
-        conditions.append(runs.c.started_at < until)
+def _experiment_filters(filters: ExperimentFilters) -> list[ColumnElement[bool]]:
+    _checked(filters, ExperimentFilters)
+    conditions = _backend_and_time(
+        experiments.c.provider, experiments.c.model, experiments.c.created_at, filters
+    )
+    if filters.get("prompt_contains"):
+        conditions.append(
+            experiments.c.prompt.icontains(filters["prompt_contains"], autoescape=True)
+        )
     return conditions
+
+
+def _run_filters(filters: RunFilters) -> list[ColumnElement[bool]]:
+    _checked(filters, RunFilters)
+    return [
+        runs.c.error_type.is_(None),
+        *_backend_and_time(runs.c.provider, runs.c.model, runs.c.started_at, filters),
+    ]
 
 
 def history_query(
-    *,
-    provider: str | None = None,
-    model: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    prompt_contains: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    *, limit: int = 50, offset: int = 0, **filters: Unpack[ExperimentFilters]
 ) -> Select:
     """A page of experiments, newest first, with run and failure counts."""
     # Counted per listed experiment (an index lookup each), not over the whole runs table.
@@ -91,36 +105,18 @@ def history_query(
             run_count,
             failed_count,
         )
-        .where(*_experiment_filters(provider, model, since, until, prompt_contains))
+        .where(*_experiment_filters(filters))
         .order_by(experiments.c.created_at.desc(), experiments.c.id.desc())
         .limit(limit)
         .offset(offset)
     )
 
 
-def count_query(
-    *,
-    provider: str | None = None,
-    model: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    prompt_contains: str | None = None,
-) -> Select:
-    return (
-        select(func.count())
-        .select_from(experiments)
-        .where(*_experiment_filters(provider, model, since, until, prompt_contains))
-    )
+def count_query(**filters: Unpack[ExperimentFilters]) -> Select:
+    return select(func.count()).select_from(experiments).where(*_experiment_filters(filters))
 
 
-def timeline_query(
-    *,
-    provider: str | None = None,
-    model: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int | None = None,
-) -> Select:
+def timeline_query(*, limit: int | None = None, **filters: Unpack[RunFilters]) -> Select:
     """Successful runs in time order, with what the timeline plots."""
     query = (
         select(
@@ -138,19 +134,13 @@ def timeline_query(
             runs.c.experiment_id,
         )
         .join(experiments, experiments.c.id == runs.c.experiment_id)
-        .where(*_run_filters(provider, model, since, until))
+        .where(*_run_filters(filters))
         .order_by(runs.c.started_at, runs.c.id)
     )
     return query if limit is None else query.limit(limit)
 
 
-def fingerprint_spans_query(
-    *,
-    provider: str | None = None,
-    model: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> Select:
+def fingerprint_spans_query(**filters: Unpack[RunFilters]) -> Select:
     """Gaps-and-islands: runs of one backend/model with the same fingerprint in a row."""
     backend = (runs.c.provider, runs.c.model, experiments.c.base_url_host)
     order = (runs.c.started_at, runs.c.id)
@@ -172,7 +162,7 @@ def fingerprint_spans_query(
             starts_span.label("starts_span"),
         )
         .join(experiments, experiments.c.id == runs.c.experiment_id)
-        .where(*_run_filters(provider, model, since, until))
+        .where(*_run_filters(filters))
         .subquery("ordered")
     )
     span_number = func.sum(ordered.c.starts_span).over(
@@ -207,14 +197,7 @@ def fingerprint_spans_query(
     )
 
 
-def drift_query(
-    *,
-    provider: str | None = None,
-    model: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    request_key: str | None = None,
-) -> Select:
+def drift_query(*, request_key: str | None = None, **filters: Unpack[RunFilters]) -> Select:
     """Each successful seeded run next to the previous run of the same request key.
 
     The time range applies after the comparison, so the first run inside the range is still
@@ -222,8 +205,9 @@ def drift_query(
     """
     order = (runs.c.started_at, runs.c.id)
     window = {"partition_by": runs.c.request_key, "order_by": order}
+    since, until = filters.get("since"), filters.get("until")
     conditions = [
-        *_run_filters(provider, model, None, None),
+        *_run_filters({**filters, "since": None, "until": None}),
         runs.c.requested_seed.is_not(None),
         runs.c.request_key.is_not(None),
     ]

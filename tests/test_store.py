@@ -219,6 +219,17 @@ def test_history_filters_paging_and_counts(store):
     assert store.count_experiments(prompt_contains="0_d") == 0
 
 
+def test_a_misspelt_filter_is_refused_not_ignored(store):
+    store.create_experiment(make_spec(provider="local"), base_url_host=None)
+    with pytest.raises(TypeError, match="unexpected filter providr"):
+        store.list_experiments(providr="openai")
+    with pytest.raises(TypeError, match="unexpected filter prompt_contains"):
+        store.timeline_rows(prompt_contains="x")  # runs have no prompt filter
+    for query in (store.count_experiments, store.fingerprint_changes, store.drift_series):
+        with pytest.raises(TypeError, match="unexpected filter"):
+            query(modle="m")
+
+
 def test_summary_counts_runs_and_failures_and_serialises_to_json(store):
     spec = make_spec()
     experiment_id = store.create_experiment(spec, base_url_host=None)
