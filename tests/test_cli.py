@@ -49,6 +49,11 @@ def run_in_process(*args: str) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
+def remote_compare(base_url: str, *args: str) -> tuple[int, str, str]:
+    """`compare` on the openai backend at `base_url`, in this process."""
+    return run_in_process("compare", "--provider", "openai", "--base-url", base_url, *args)
+
+
 @pytest.fixture
 def isolated_env(tmp_path, monkeypatch) -> Path:
     database = tmp_path / "history.db"
@@ -156,8 +161,7 @@ def test_invalid_input_exits_2_naming_the_field_and_calls_nothing(
     isolated_env, fake_server, args, field
 ):
     fake_server.reset()
-    base = ["compare", "--provider", "openai", "--base-url", fake_server.base_url]
-    status, out, err = run_in_process(*base, "--model", "fake-model", *args)
+    status, out, err = remote_compare(fake_server.base_url, "--model", "fake-model", *args)
     assert status == 2
     assert out == ""
     assert len(err.strip().splitlines()) == 1
@@ -190,11 +194,7 @@ def test_bad_database_url_is_a_clear_error(isolated_env, monkeypatch):
 def test_remote_compare_records_the_reported_fingerprint(isolated_env):
     server = start_fake_server("--fingerprint", "fp_cli_test")
     try:
-        status, out, err = run_in_process(
-            "compare",
-            "--provider",
-            "openai",
-            "--base-url",
+        status, out, err = remote_compare(
             server.base_url,
             "--model",
             "fake-model",
@@ -220,18 +220,8 @@ def test_remote_compare_records_the_reported_fingerprint(isolated_env):
 
 
 def test_failed_remote_runs_are_reported_not_dropped(isolated_env, fake_server):
-    status, out, err = run_in_process(
-        "compare",
-        "--provider",
-        "openai",
-        "--base-url",
-        fake_server.base_url,
-        "--model",
-        "fault-500",
-        "--runs",
-        "2",
-        "--format",
-        "json",
+    status, out, err = remote_compare(
+        fake_server.base_url, "--model", "fault-500", "--runs", "2", "--format", "json"
     )
     assert status == 1  # every run failed: recorded, and the exit status says so
     data = json.loads(out)
@@ -245,11 +235,7 @@ def test_failed_remote_runs_are_reported_not_dropped(isolated_env, fake_server):
 def test_table_output_escapes_terminal_control_sequences(isolated_env):
     server = start_fake_server("--payload", "echo")
     try:
-        status, out, err = run_in_process(
-            "compare",
-            "--provider",
-            "openai",
-            "--base-url",
+        status, out, err = remote_compare(
             server.base_url,
             "--model",
             "fake-model",
