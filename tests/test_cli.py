@@ -49,9 +49,10 @@ def run_in_process(*args: str) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
-def remote_compare(base_url: str, *args: str) -> tuple[int, str, str]:
+def remote_compare(base_url: str, *args: str, model: str = "fake-model") -> tuple[int, str, str]:
     """`compare` on the openai backend at `base_url`, in this process."""
-    return run_in_process("compare", "--provider", "openai", "--base-url", base_url, *args)
+    base = ("compare", "--provider", "openai", "--base-url", base_url, "--model", model)
+    return run_in_process(*base, *args)
 
 
 @pytest.fixture
@@ -161,7 +162,7 @@ def test_invalid_input_exits_2_naming_the_field_and_calls_nothing(
     isolated_env, fake_server, args, field
 ):
     fake_server.reset()
-    status, out, err = remote_compare(fake_server.base_url, "--model", "fake-model", *args)
+    status, out, err = remote_compare(fake_server.base_url, *args)
     assert status == 2
     assert out == ""
     assert len(err.strip().splitlines()) == 1
@@ -194,19 +195,8 @@ def test_bad_database_url_is_a_clear_error(isolated_env, monkeypatch):
 def test_remote_compare_records_the_reported_fingerprint(isolated_env):
     server = start_fake_server("--fingerprint", "fp_cli_test")
     try:
-        status, out, err = remote_compare(
-            server.base_url,
-            "--model",
-            "fake-model",
-            "--runs",
-            "4",
-            "--temperature",
-            "0",
-            "--embedder",
-            "openai",
-            "--format",
-            "json",
-        )
+        args = ("--runs", "4", "--temperature", "0", "--embedder", "openai", "--format", "json")
+        status, out, err = remote_compare(server.base_url, *args)
         assert len(server.stats()["chat_log"]) == 8
     finally:
         server.stop()
@@ -220,9 +210,8 @@ def test_remote_compare_records_the_reported_fingerprint(isolated_env):
 
 
 def test_failed_remote_runs_are_reported_not_dropped(isolated_env, fake_server):
-    status, out, err = remote_compare(
-        fake_server.base_url, "--model", "fault-500", "--runs", "2", "--format", "json"
-    )
+    args = ("--runs", "2", "--format", "json")
+    status, out, err = remote_compare(fake_server.base_url, *args, model="fault-500")
     assert status == 1  # every run failed: recorded, and the exit status says so
     data = json.loads(out)
     errors = [run["error"] for arm in data["arms"] for run in arm["runs"]]
@@ -235,15 +224,8 @@ def test_failed_remote_runs_are_reported_not_dropped(isolated_env, fake_server):
 def test_table_output_escapes_terminal_control_sequences(isolated_env):
     server = start_fake_server("--payload", "echo")
     try:
-        status, out, err = remote_compare(
-            server.base_url,
-            "--model",
-            "fake-model",
-            "--runs",
-            "1",
-            "--prompt",
-            "red \x1b[31mALERT\x1b[0m text",
-        )
+        prompt = "red \x1b[31mALERT\x1b[0m text"
+        status, out, err = remote_compare(server.base_url, "--runs", "1", "--prompt", prompt)
     finally:
         server.stop()
     assert status == 0, err
