@@ -47,6 +47,10 @@ class SpecError(ValueError):
         super().__init__("; ".join(messages))
 
 
+TEMPERATURE_RANGE = "0 to 2"
+TOP_P_RANGE = "greater than 0 up to 1"
+
+
 def _limits(info: ValidationInfo) -> Limits:
     context = info.context or {}
     return context.get("limits") or Limits()
@@ -72,7 +76,7 @@ class Arm(BaseModel):
     @classmethod
     def _temperature_range(cls, value: float) -> float:
         if not 0 <= value <= 2:
-            raise ValueError(f"temperature {value} is out of range; allowed 0 to 2")
+            raise ValueError(f"temperature {value} is out of range; allowed {TEMPERATURE_RANGE}")
         return value
 
     @field_validator("runs")
@@ -130,7 +134,7 @@ class ExperimentSpec(BaseModel):
     @classmethod
     def _top_p_range(cls, value: float) -> float:
         if not 0 < value <= 1:
-            raise ValueError(f"top_p {value} is out of range; allowed greater than 0 up to 1")
+            raise ValueError(f"top_p {value} is out of range; allowed {TOP_P_RANGE}")
         return value
 
     @field_validator("arms")
@@ -149,18 +153,21 @@ class ExperimentSpec(BaseModel):
         return sum(arm.runs for arm in self.arms)
 
 
-def seed_problems(spec: ExperimentSpec, provider: str | None = None) -> list[str]:
-    """Seeds out of range for `provider` (default: spec.provider); the runner re-checks these."""
-    provider = provider or spec.provider
+def seed_range(provider: str) -> tuple[int, int, str]:
+    """(lowest, highest, why) seed the backend accepts; `why` explains a narrower range."""
     if provider == "local":
-        low, high = 1, LOCAL_SEED_MAX
         why = (
             " (llama.cpp treats seed 0 as 'use the default seed' and 4294967295 as 'pick a "
             "random seed', so neither fixes the output)"
         )
-    else:
-        low, high = 0, REMOTE_SEED_MAX
-        why = ""
+        return 1, LOCAL_SEED_MAX, why
+    return 0, REMOTE_SEED_MAX, ""
+
+
+def seed_problems(spec: ExperimentSpec, provider: str | None = None) -> list[str]:
+    """Seeds out of range for `provider` (default: spec.provider); the runner re-checks these."""
+    provider = provider or spec.provider
+    low, high, why = seed_range(provider)
     problems = []
     for index, arm in enumerate(spec.arms):
         if arm.seed is not None and not low <= arm.seed <= high:
@@ -171,10 +178,25 @@ def seed_problems(spec: ExperimentSpec, provider: str | None = None) -> list[str
     return problems
 
 
-def _format_error(error: dict[str, Any]) -> str:
+def _allowed(field: str, limits: Limits, provider: Any) -> str:
+    """What a field accepts, for messages about a value of the wrong kind or a missing one."""
+    if field == "seed":
+        low, high, _ = seed_range(provider if provider in PROVIDERS else "local")
+        return f"; allowed {low} to {high}, or none for an unseeded arm"
+    allowed = {
+        "temperature": TEMPERATURE_RANGE,
+        "top_p": TOP_P_RANGE,
+        "runs": f"1 to {limits.max_runs_per_arm}",
+        "max_tokens": f"1 to {limits.max_tokens}",
+    }.get(field)
+    return f"; allowed {allowed}" if allowed else ""
+
+
+def _format_error(error: dict[str, Any], limits: Limits, provider: Any) -> str:
     location = ""
     for part in error["loc"]:
         location += f"[{part}]" if isinstance(part, int) else (f".{part}" if location else part)
+    field = str(error["loc"][-1]) if error["loc"] else ""
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] in {
         "int_parsing",
@@ -183,7 +205,15 @@ def _format_error(error: dict[str, Any]) -> str:
         "int_type",
         "float_type",
     }:
-        message = f"{error.get('input')!r} is not a valid number ({message})"
+        message = (
+            f"{error.get('input')!r} is not a valid number ({message})"
+            f"{_allowed(field, limits, provider)}"
+        )
+    elif error["type"] == "missing":
+        message = f"missing{_allowed(field, limits, provider)}"
+    elif error["type"] == "extra_forbidden":
+        known = Arm.model_fields if len(error["loc"]) > 1 else ExperimentSpec.model_fields
+        message = f"{field!r} is not a known field; allowed {', '.join(known)}"
     elif error["type"] == "literal_error":
         message = f"{error.get('input')!r} is not allowed; {message}"
     return f"{location or 'spec'}: {message}"
@@ -196,9 +226,12 @@ def validate_spec(
     if isinstance(data, ExperimentSpec):
         data = data.model_dump()
     try:
-        spec = ExperimentSpec.model_validate(data, context={"limits": limits or Limits()})
+        limits = limits or Limits()
+        spec = ExperimentSpec.model_validate(data, context={"limits": limits})
     except ValidationError as exc:
-        raise SpecError([_format_error(error) for error in exc.errors()]) from None
+        provider = data.get("provider", "local") if isinstance(data, dict) else "local"
+        messages = [_format_error(error, limits, provider) for error in exc.errors()]
+        raise SpecError(messages) from None
     problems = seed_problems(spec)
     if problems:
         raise SpecError(problems)
