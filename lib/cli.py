@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from lib.embeddings import EmbeddingError
 from lib.runner import RunnerCallbackError
@@ -46,6 +46,16 @@ class CliError(Exception):
     """Bad input or configuration: printed as one line, exit status 2."""
 
 
+class UsageError(Exception):
+    """A flag argparse refuses; reported as one line like every other invalid input."""
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints the whole usage block and exits; the CLI promises one line and status 2.
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def _number(kind: type):
     def parse(text: str):
         try:
@@ -57,14 +67,14 @@ def _number(kind: type):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lib", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m lib", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     compare = commands.add_parser("compare", help="run seeded vs unseeded arms and compare them")
     compare.add_argument("--preset", choices=PRESETS, help="arms preset (default: two arms)")
     compare.add_argument("--provider", choices=("local", "openai"), default="local")
     compare.add_argument(
-        "--base-url", help="OpenAI-compatible base URL (overrides OPENAI_BASE_URL)"
+        "--base-url", help="OpenAI-compatible base URL; the API key is sent only to OPENAI_BASE_URL"
     )
     compare.add_argument("--model", help="model name (default: the embedded model / OPENAI_MODEL)")
     compare.add_argument("--prompt", default=DEFAULT_PROMPT)
@@ -297,11 +307,14 @@ def _embedder(settings: Settings, kind: str, store):
 
 
 def cmd_compare(args: argparse.Namespace, settings: Settings, out, err) -> int:
-    from lib.providers.factory import make_provider
+    from lib.providers.factory import make_provider, settings_for_endpoint
     from lib.runner import run_spec_sync
 
     if args.base_url:
-        settings = replace(settings, openai_base_url=args.base_url)
+        # The configured key stays with the configured endpoint; the rest of this command
+        # (provider and embedder) then talks to --base-url.
+        endpoint = settings_for_endpoint(settings, args.base_url)
+        settings = replace(endpoint, openai_base_url=args.base_url)
     spec = spec_from_args(args, settings)
     if args.concurrency is not None and args.concurrency < 1:
         raise CliError(f"--concurrency {args.concurrency} is out of range; allowed 1 or more")
@@ -448,7 +461,11 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None, out=None, err=None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        err.write(f"invalid input: {exc}\n")
+        return EXIT_USAGE
     try:
         settings = load_settings()
         return COMMANDS[args.command](args, settings, out, err)

@@ -156,6 +156,11 @@ def test_history_lists_the_comparison_and_export_recomputes_the_same_files(
         (["--prompt", "   "], "prompt"),
         (["--seed", "-1"], "arms[1].seed"),
         (["--model", ""], "model"),
+        # Refused by the argument parser: still one line, not argparse's usage block.
+        (["--runs", "abc"], "--runs"),
+        (["--temperature", "hot"], "--temperature"),
+        (["--preset", "nope"], "--preset"),
+        (["--concurrency", "0"], "--concurrency"),
     ],
 )
 def test_invalid_input_exits_2_naming_the_field_and_calls_nothing(
@@ -265,3 +270,21 @@ def test_probe_config_errors_exit_2(isolated_env, tmp_path):
     status, _, err = run_in_process("probe", "--config", str(config))
     assert status == 2
     assert "prompt" in err
+
+
+def test_the_key_goes_only_to_the_configured_base_url(isolated_env, monkeypatch):
+    server = start_fake_server("--api-key", "sk-cli-secret-123")
+    args = ["compare", "--provider", "openai", "--model", "fake-model", "--runs", "1"]
+    try:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-cli-secret-123")
+        # A base URL given on the command line is not the configured endpoint: no key sent.
+        status, out, err = run_in_process(*args, "--base-url", server.base_url)
+        assert status == 1
+        assert "AuthenticationError" in out
+        # Configured as OPENAI_BASE_URL, the same server gets the key.
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        status, out, err = run_in_process(*args)
+        assert status == 0, err
+    finally:
+        server.stop()
+    assert "sk-cli-secret-123" not in out + err
