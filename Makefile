@@ -25,10 +25,9 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# Browser tests run in their own pytest process: Playwright's sync API keeps an event loop
-# running on the main thread, which would break asyncio.run in the tests after it.
+# Browser tests run in their own pytest process (see addopts in pyproject.toml).
 test: install system-deps lint
-	$(PY) -m pytest -ra -m "not e2e"
+	$(PY) -m pytest -ra
 	$(PY) -m pytest -ra -m e2e tests/e2e
 
 bench: install

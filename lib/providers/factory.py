@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from lib.providers.base import Provider
@@ -48,4 +49,17 @@ def make_provider(
             "or OPENAI_BASE_URL (or --base-url) for a compatible server such as vLLM, Ollama "
             "or llama.cpp"
         )
+    settings = settings_for_endpoint(settings, base_url)
     return OpenAICompatProvider.from_settings(settings, model=model, base_url=base_url)
+
+
+def settings_for_endpoint(settings: Any, base_url: str | None) -> Any:
+    """The configured API key only ever goes to the configured endpoint.
+
+    A base URL typed by a visitor (or given with --base-url) must not receive the deployment's
+    key in an Authorization header, so for any other URL the key is dropped. To use a key with
+    a compatible server, configure that server as OPENAI_BASE_URL.
+    """
+    if base_url is None or base_url == settings.openai_base_url:
+        return settings
+    return dataclasses.replace(settings, openai_api_key=None)

@@ -7,7 +7,6 @@ messages sit next to the form and Generate stays disabled until the input is val
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from lib.providers.factory import settings_for_endpoint
 from lib.settings import Settings
 from lib.spec import (
     DEFAULT_PROMPT,
@@ -131,17 +131,6 @@ def arms_table(arms: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=ARM_COLUMNS).astype(
         {"label": "string", "seed": "string", "temperature": "float64", "runs": "Int64"}
     )
-
-
-def settings_for_endpoint(settings: Settings, base_url: str | None) -> Settings:
-    """The configured API key only ever goes to the configured endpoint.
-
-    A visitor who types another base URL must not receive the deployment's key in an
-    Authorization header, so for any other URL the key is dropped.
-    """
-    if base_url is None or base_url == settings.openai_base_url:
-        return settings
-    return dataclasses.replace(settings, openai_api_key=None)
 
 
 @st.cache_data(ttl=120, show_spinner="Asking the server for its models…")

@@ -8,7 +8,7 @@ from lib.providers.base import Provider
 from lib.settings import Settings
 from lib.store import StoreError
 from lib.ui import resources
-from lib.ui.compare_form import CompareForm, render_compare_form, settings_for_endpoint
+from lib.ui.compare_form import CompareForm, render_compare_form
 from lib.ui.generation import Generation, run_generation, wait_until_settled
 from lib.ui.results import render_results
 
@@ -20,8 +20,8 @@ def make_remote_provider(settings: Settings, form: CompareForm) -> Provider:
     from lib.providers.factory import make_provider
 
     assert form.spec is not None
-    endpoint_settings = settings_for_endpoint(settings, form.base_url)
-    return make_provider(endpoint_settings, "openai", model=form.spec.model, base_url=form.base_url)
+    # make_provider sends the configured key only to the configured base URL.
+    return make_provider(settings, "openai", model=form.spec.model, base_url=form.base_url)
 
 
 def _provider_for(settings: Settings, form: CompareForm) -> Provider | None:

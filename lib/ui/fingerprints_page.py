@@ -22,8 +22,7 @@ def timeline_frame(rows: list[TimelineRow]) -> pd.DataFrame:
     frame = pd.DataFrame([row.to_dict() for row in rows])
     for column in ("requested_seed", "effective_seed"):
         # int64 seeds: object dtype keeps them exact (floats cannot hold 2^63 - 1)
-        frame[column] = [getattr(row, column) for row in rows]
-        frame[column] = frame[column].astype(object)
+        frame[column] = pd.Series([getattr(row, column) for row in rows], dtype=object)
     frame["started_at"] = [row.started_at for row in rows]
     return frame
 
