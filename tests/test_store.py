@@ -18,7 +18,7 @@ from lib.providers.base import utc_now
 from lib.spec import REMOTE_SEED_MAX
 from lib.store import Store, StoreError
 from lib.store_engine import current_revision, head_revision, resolve_url, upgrade
-from lib.store_schema import experiments, metadata, request_key, runs
+from lib.store_schema import embedding_cache, experiments, metadata, request_key, runs
 from tests.store_support import BACKENDS, ROOT, T0, database_url, make_completion, make_spec
 
 
@@ -399,6 +399,38 @@ def test_drift_series_marks_same_and_changed_text_per_fixed_request(store):
     ]
 
 
+def test_every_part_of_the_fixed_request_starts_its_own_drift_series(store):
+    base = seeded_spec(runs=1)
+    variants = {
+        "prompt": seeded_spec(runs=1, prompt="Say bye."),
+        "system": base.model_copy(update={"system": "Be brief."}),
+        "model": seeded_spec(runs=1, model="m2"),
+        "seed": seeded_spec(runs=1, seed=8),
+        "temperature": seeded_spec(runs=1, temperature=0.5),
+        "top_p": base.model_copy(update={"top_p": 0.9}),
+        "max_tokens": base.model_copy(update={"max_tokens": base.max_tokens + 1}),
+        "provider": base.model_copy(update={"provider": "local"}),
+    }
+    first_id = add_seeded_runs(store, base, [("same text", "fp", 0)])
+    for minutes, variant in enumerate(variants.values(), start=1):
+        add_seeded_runs(store, variant, [("same text", "fp", minutes)])
+    add_seeded_runs(store, base, [("same text", "fp", 1)], host="elsewhere:1")
+    last_id = add_seeded_runs(store, base, [("same text", "fp", 30)])
+
+    points = store.drift_series()
+    by_key: dict[str, list] = {}
+    for point in points:
+        by_key.setdefault(point.request_key, []).append(point)
+    assert len(by_key) == 1 + len(variants) + 1  # the base, each variant, the other host
+    (base_series,) = [s for s in by_key.values() if s[0].experiment_id == first_id]
+    assert [(p.status, p.experiment_id) for p in base_series] == [
+        ("first", first_id),
+        ("same", last_id),
+    ]
+    others = [s for s in by_key.values() if s is not base_series]
+    assert all([p.status for p in series] == ["first"] for series in others)
+
+
 def test_drift_keys_separate_hosts_and_previews_are_short(store):
     spec = seeded_spec(runs=1)
     long_text = "word " * 200
@@ -543,6 +575,14 @@ def test_upgrade_from_the_initial_revision_keeps_data_and_fills_request_keys(url
             values = completion.to_dict() | {"experiment_id": "old1"}
             values["started_at"] = completion.started_at
             connection.execute(insert(runs).values({name: values[name] for name in old_columns}))
+        connection.execute(
+            insert(embedding_cache).values(
+                embedder_id="old-embedder",
+                text_sha256="ab" * 32,
+                dim=2,
+                vector=np.array([1.5, -2.0], dtype="<f4").tobytes(),
+            )
+        )
     engine.dispose()
 
     with Store.open(url) as store:
@@ -565,8 +605,9 @@ def test_upgrade_from_the_initial_revision_keeps_data_and_fills_request_keys(url
         assert keys == [expected, expected]
         loaded = store.load_experiment("old1")
         assert loaded.spec == spec and loaded.status == "complete"
-        assert [c.text for c in loaded.completions] == ["same", "same"]
-        assert loaded.completions[1].started_at == T0 + timedelta(minutes=1)
+        assert loaded.completions == old_runs  # every field of every run, unchanged
+        assert (loaded.summary.created_at, loaded.summary.base_url_host) == (T0, "h:9")
+        assert store.get_vectors("old-embedder", ["ab" * 32])["ab" * 32].tolist() == [1.5, -2.0]
         assert [p.status for p in store.drift_series()] == ["first", "same"]
         # New runs of the same request join the migrated series.
         add_seeded_runs(store, spec, [("other", "fp_a", 5)], host="h:9")
