@@ -145,16 +145,35 @@ def test_replay_needs_an_effective_seed(local_provider):
         local_provider.replay(completion, one_request(seed=None))
 
 
-def test_fingerprint_is_stable_across_loads_and_follows_load_settings(local_provider):
+def test_fingerprint_is_stable_across_loads(local_provider):
     code = "from lib.providers.local import LocalProvider; print(LocalProvider().fingerprint)"
     fresh = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert fresh.stdout.strip() == local_provider.fingerprint
-    smaller_batch = LocalProvider(n_batch=256)  # a new load, bypassing the shared instance
-    assert smaller_batch is not LocalProvider.shared()
-    assert smaller_batch.fingerprint != local_provider.fingerprint
-    assert re.fullmatch(r"local-[0-9a-f]{10}", smaller_batch.fingerprint)
+
+
+@pytest.mark.parametrize("setting", [{"n_ctx": 1024}, {"n_batch": 256}, {"n_threads": 2}])
+def test_fingerprint_changes_with_each_load_setting(local_provider, setting):
+    other = LocalProvider(**setting)  # a new load, bypassing the shared instance
+    assert other is not LocalProvider.shared()
+    assert other.fingerprint != local_provider.fingerprint
+    assert re.fullmatch(r"local-[0-9a-f]{10}", other.fingerprint)
+    completion = other.complete_sync(one_request(seed=3, max_tokens=4))
+    assert completion.system_fingerprint == other.fingerprint
+
+
+def test_unseeded_runs_draw_fresh_seeds_after_every_load():
+    # llama-cpp-python derives an unseeded call's seed from the constructor's seed, so without
+    # a fresh OS-drawn seed the first unseeded run after every load would repeat.
+    firsts = []
+    for _ in range(2):
+        fresh_load = LocalProvider()
+        completion = fresh_load.complete_sync(one_request(seed=None, max_tokens=4))
+        assert completion.ok and completion.requested_seed is None
+        firsts.append(completion.effective_seed)
+    assert firsts[0] != firsts[1]
+    assert all(1 <= seed <= LOCAL_SEED_MAX for seed in firsts)
 
 
 def test_fingerprint_inputs_each_matter():
