@@ -25,7 +25,8 @@ Behaviour
 - `--no-models` makes `/v1/models` answer 404, like servers that do not offer it.
 - Test hooks: `GET /_health`, `GET /_stats` (request counts, faults injected, max in flight,
   the log of chat requests in arrival order with their seed, temperature, top_p, max_tokens,
-  user message and monotonic arrival time), `POST /_reset` (clears the stats).
+  user message and monotonic arrival time, the log of embeddings requests with their model,
+  encoding_format and number of inputs), `POST /_reset` (clears the stats).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class Stats:
         self.in_flight = 0
         self.max_in_flight = 0
         self.chat_log: list[dict[str, Any]] = []
+        self.embeddings_log: list[dict[str, Any]] = []
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
@@ -79,6 +81,7 @@ class Stats:
                 "in_flight": self.in_flight,
                 "max_in_flight": self.max_in_flight,
                 "chat_log": list(self.chat_log),
+                "embeddings_log": list(self.embeddings_log),
             }
 
 
@@ -220,6 +223,16 @@ class Handler(BaseHTTPRequestHandler):
                         "max_tokens": body.get("max_tokens"),
                         "user": _user_text(body.get("messages")),
                         "arrived": time.monotonic(),
+                    }
+                )
+        else:
+            inputs = body.get("input")
+            with self.server.stats.lock:
+                self.server.stats.embeddings_log.append(
+                    {
+                        "model": body.get("model"),
+                        "encoding_format": body.get("encoding_format"),
+                        "inputs": 1 if isinstance(inputs, str) else len(inputs or []),
                     }
                 )
         if not self._authorised():

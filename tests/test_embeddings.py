@@ -246,7 +246,11 @@ def test_make_embedder_openai_batches_and_caches_over_http(keyed_server):
     assert embedder.embed(texts).shape == (100, 32)
     embedder.embed(texts)
     assert embedder.encode_calls == 2  # 70 distinct texts in batches of 64, once
-    assert keyed_server.stats()["requests"]["embeddings"] == 2
+    sent = keyed_server.stats()["embeddings_log"]
+    assert [(r["model"], r["encoding_format"], r["inputs"]) for r in sent] == [
+        ("fake-embed", "float", 64),
+        ("fake-embed", "float", 6),
+    ]
 
 
 def test_openai_embedder_wrong_key_is_readable_and_never_shows_a_key(keyed_server):
