@@ -12,10 +12,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lib.cli import main
+from lib.cli import build_parser, main, spec_from_args
+from lib.settings import Settings
+from lib.spec import DEFAULT_PROMPT, DEFAULT_SYSTEM, LOCAL_MODEL_NAME
 from tests.helpers import free_port, start_fake_server
 
 REPO = Path(__file__).resolve().parents[1]
+RUN_KEYS = {
+    *("index", "text", "system_fingerprint", "effective_seed", "prompt_tokens"),
+    *("completion_tokens", "latency_s", "finish_reason", "error"),
+}
 METRIC_KEYS = {
     "distinct_outputs",
     "modal_share",
@@ -91,6 +97,11 @@ def local_comparison(tmp_path_factory) -> dict:
 
 def test_compare_json_is_the_only_thing_on_stdout_and_has_every_field(local_comparison):
     data = local_comparison["json"]
+    assert set(data) == {"experiment_id", "spec", "arms", "between_arms"}
+    assert all(
+        set(arm) == {"label", "seed", "temperature", "runs", "metrics"} for arm in data["arms"]
+    )
+    assert all(set(run) == RUN_KEYS for arm in data["arms"] for run in arm["runs"])
     assert data["spec"]["provider"] == "local"
     assert data["spec"]["max_tokens"] == 12
     unseeded, seeded = data["arms"]
@@ -142,6 +153,53 @@ def test_history_lists_the_comparison_and_export_recomputes_the_same_files(
     for name in ("runs.csv", "metrics.csv", "distances.csv"):
         original = (local_comparison["csv"] / name).read_bytes()
         assert (tmp_path / name).read_bytes() == original, name
+
+
+def spec_for(*flags: str, settings: Settings | None = None):
+    return spec_from_args(build_parser().parse_args(["compare", *flags]), settings or Settings())
+
+
+def arms_of(spec) -> list[tuple[str, int | None, float, int]]:
+    return [(arm.label, arm.seed, arm.temperature, arm.runs) for arm in spec.arms]
+
+
+def test_flag_defaults_follow_the_notebook():
+    spec = spec_for()
+    assert (spec.prompt, spec.system) == (DEFAULT_PROMPT, DEFAULT_SYSTEM)
+    assert (spec.provider, spec.model, spec.max_tokens, spec.top_p) == (
+        "local",
+        LOCAL_MODEL_NAME,
+        200,
+        1.0,
+    )
+    # No preset: two arms, the unseeded one at --temperature unless told otherwise.
+    assert arms_of(spec) == [("unseeded", None, 0.7, 5), ("seeded", 123, 0.7, 5)]
+    assert arms_of(spec_for("--temperature", "0.2")) == [
+        ("unseeded", None, 0.2, 5),
+        ("seeded", 123, 0.2, 5),
+    ]
+    mixed = spec_for("--temperature", "0", "--unseeded-temperature", "0.9", "--seed", "5")
+    assert arms_of(mixed) == [("unseeded", None, 0.9, 5), ("seeded", 5, 0.0, 5)]
+    remote = spec_for("--provider", "openai", settings=Settings(openai_model="my-model"))
+    assert remote.model == "my-model"
+
+
+def test_preset_flags():
+    assert arms_of(spec_for("--preset", "cookbook")) == [
+        ("unseeded", None, 0.7, 5),
+        ("seeded", 123, 0.0, 5),
+    ]
+    assert arms_of(spec_for("--preset", "seed-only", "--temperature", "0.3", "--runs", "2")) == [
+        ("unseeded", None, 0.3, 2),
+        ("seeded", 123, 0.3, 2),
+    ]
+    grid = spec_for("--preset", "grid", "--temperature", "0.1", "--unseeded-temperature", "1.1")
+    assert {(seed, t) for _, seed, t, _ in arms_of(grid)} == {
+        (None, 0.1),
+        (123, 0.1),
+        (None, 1.1),
+        (123, 1.1),
+    }
 
 
 @pytest.mark.parametrize(
@@ -236,6 +294,38 @@ def test_table_output_escapes_terminal_control_sequences(isolated_env):
     assert status == 0, err
     assert "\x1b" not in out
     assert "\\x1b[31mALERT" in out
+    # Per arm, the notebook's table plus effective seed and latency.
+    header = "run  response"
+    assert out.count(header) == 2
+    columns = next(line for line in out.splitlines() if line.startswith(header)).split()
+    assert columns == [
+        *("run", "response", "system_fingerprint", "prompt_tokens", "completion_tokens"),
+        *("effective_seed", "latency_s"),
+    ]
+    assert "== unseeded (seed none" in out and "== seeded (seed 123" in out
+
+
+def test_export_recomputes_from_stored_runs_and_cached_vectors(
+    isolated_env, tmp_path, fake_server, monkeypatch
+):
+    fake_server.reset()
+    first = tmp_path / "first"
+    args = ("--runs", "3", "--embedder", "openai", "--format", "json", "--csv", str(first))
+    status, out, err = remote_compare(fake_server.base_url, *args)
+    assert status == 0, err
+    embedded = len(fake_server.stats()["embeddings_log"])
+    assert embedded >= 1
+
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_server.base_url)  # the same embedder id
+    again = tmp_path / "again"
+    experiment_id = json.loads(out)["experiment_id"]
+    status, _, err = run_in_process(
+        "export", experiment_id[:8], "--dir", str(again), "--embedder", "openai"
+    )
+    assert status == 0, err
+    assert len(fake_server.stats()["embeddings_log"]) == embedded  # vectors from the store
+    for name in ("runs.csv", "metrics.csv", "distances.csv"):
+        assert (again / name).read_bytes() == (first / name).read_bytes(), name
 
 
 def test_probe_fail_on_drift_exits_1_when_a_seeded_probe_changes(isolated_env, tmp_path):
