@@ -10,11 +10,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from lib.providers.base import utc_now
+from lib.providers.openai_compat import OpenAICompatProvider
+from lib.runner import plan_requests, run_spec_sync
 from lib.settings import Settings
 from lib.store import Store, StoreError
 from lib.store_engine import SETTING
@@ -49,6 +52,39 @@ def write_experiment(store: Store, barrier: threading.Barrier) -> str:
         sink(make_completion(spec, "seeded", index, text=f"run {index}", started_at=utc_now()))
     store.finish_experiment(experiment_id, "complete")
     return experiment_id
+
+
+def test_thirty_percent_faults_are_stored_as_failed_runs_none_missing_or_doubled(
+    url, fake_server_factory
+):
+    server = fake_server_factory(
+        "--fault-rate", "0.3", "--fault-seed", "3", "--faults", "429,500,drop,malformed",
+        "--retry-after", "0.01",
+    )  # fmt: skip
+    spec = make_spec(
+        provider="openai",
+        model="fake-model",
+        max_tokens=8,
+        arms=[
+            {"label": "unseeded", "seed": None, "temperature": 0.7, "runs": 15},
+            {"label": "seeded", "seed": 123, "temperature": 0.0, "runs": 15},
+        ],
+    )
+    provider = OpenAICompatProvider(None, server.base_url, model="fake-model", max_retries=0)
+    with Store.open(url) as store:
+        experiment_id = store.create_experiment(spec, base_url_host=provider.base_url_host)
+        outcome = run_spec_sync(spec, provider, sink=store.sink(experiment_id), concurrency=8)
+        store.finish_experiment(experiment_id, "complete")
+        loaded = store.load_experiment(experiment_id)
+
+    planned = Counter((r.arm_label, r.run_index) for r in plan_requests(spec))
+    assert Counter((c.arm_label, c.run_index) for c in loaded.completions) == planned
+    assert loaded.completions == outcome.completions  # stored exactly as the runner returned
+    failed = [c for c in loaded.completions if not c.ok]
+    assert len(failed) == sum(server.stats()["faults"].values()) > 0
+    assert loaded.summary.failed_runs == len(failed) and loaded.summary.runs == 30
+    for completion in failed:
+        assert completion.text == "" and completion.error_type and completion.error_message
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["one-store", "store-per-thread"])
