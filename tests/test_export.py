@@ -179,6 +179,32 @@ def test_numbers_stay_numbers_even_when_negative():
     assert record["temperature"] == "0.7"
 
 
+def test_every_text_column_is_escaped_and_numbers_are_not():
+    hostile = COMPLETIONS[0].with_changes(
+        arm_label="＠arm",
+        provider="+provider",
+        model="=model",
+        system_fingerprint="－fp",
+        finish_reason="@stop",
+        error_type="\tType",
+        error_message="\rmessage",
+        text=TEXTS[("seeded", 4)],  # starts with a line break
+    )
+    row = list(csv.reader(io.StringIO(runs_csv([hostile], experiment_id="=id"), newline="")))[1]
+    record = dict(zip(RUNS_COLUMNS, row, strict=True))
+    text_columns = ["experiment_id", "provider", "model", "arm", "system_fingerprint"]
+    text_columns += ["finish_reason", "error_type", "error_message", "text"]
+    for column in text_columns:
+        assert record[column].startswith("'"), column
+    for column in ("run_index", "effective_seed", "temperature", "top_p", "max_tokens"):
+        assert not record[column].startswith("'"), column
+    ok = hostile.with_changes(error_type=None, error_message=None)
+    analysis = analyze([ok, ok.with_changes(run_index=1)], AxisEmbedder(), None)
+    metrics_row = list(csv.reader(io.StringIO(metrics_csv(analysis, experiment_id=1))))[1]
+    distances_row = list(csv.reader(io.StringIO(distances_csv(analysis, experiment_id=1))))[1]
+    assert metrics_row[1] == distances_row[1] == "'＠arm"
+
+
 def test_runs_round_trip_through_pandas():
     text = runs_csv(COMPLETIONS, experiment_id="exp-7", created_at=CREATED)
     frame = pd.read_csv(io.StringIO(text), keep_default_na=False, dtype={"text": str})
