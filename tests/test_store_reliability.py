@@ -20,7 +20,7 @@ from lib.providers.openai_compat import OpenAICompatProvider
 from lib.runner import plan_requests, run_spec_sync
 from lib.settings import Settings
 from lib.store import Store, StoreError
-from lib.store_engine import SETTING
+from lib.store_engine import BUSY_TIMEOUT_MS, SETTING, create_store_engine, resolve_url
 from tests.helpers import free_port
 from tests.store_support import BACKENDS, ROOT, database_url, make_completion, make_spec
 
@@ -188,6 +188,23 @@ def test_writer_killed_halfway_keeps_every_committed_run(url):
             assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         finally:
             connection.close()
+
+
+def test_sqlite_file_uses_wal_and_every_connection_waits_for_locks(tmp_path):
+    path = tmp_path / "history.db"
+    Store(f"sqlite:///{path}").close()
+    plain = sqlite3.connect(path)  # WAL is a property of the file, seen by any connection
+    try:
+        assert plain.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        plain.close()
+    engine = create_store_engine(resolve_url(f"sqlite:///{path}"))
+    try:
+        with engine.connect() as connection:
+            (timeout,) = connection.exec_driver_sql("PRAGMA busy_timeout").fetchone()
+        assert timeout == BUSY_TIMEOUT_MS >= 5000
+    finally:
+        engine.dispose()
 
 
 # -- unusable databases give one clear message naming the setting ---------------------------
