@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -321,3 +322,104 @@ def fingerprint_timeline(rows: pd.DataFrame) -> go.Figure:
     fig.update_xaxes(title_text="time")
     fig.update_yaxes(title_text="provider/model", type="category")
     return fig
+
+
+DRIFT_COLUMNS = (
+    "started_at",
+    "request",
+    "status",
+    "fingerprint_changed",
+    "system_fingerprint",
+    "previous_fingerprint",
+    "text_preview",
+)
+# (status, fingerprint changed) -> legend name, colour, symbol. Colour says whether the text
+# changed; the symbol says whether the fingerprint changed with it, so the two read apart
+# without relying on colour alone.
+_DRIFT_STYLES: dict[tuple[str, bool], tuple[str, str, str]] = {
+    ("first", False): ("first run", NOT_REPORTED_COLOR, "circle-open"),
+    ("same", False): ("same text", "#2e7d32", "circle"),
+    ("same", True): ("same text · fingerprint changed", "#2e7d32", "star"),
+    ("changed", False): ("changed · same fingerprint", "#d62728", "x"),
+    ("changed", True): ("changed · fingerprint changed", "#d62728", "star"),
+}
+
+
+def drift_chart(points: pd.DataFrame) -> go.Figure:
+    """Repeated fixed requests over time: one row per request, one point per run.
+
+    `points` needs DRIFT_COLUMNS: `request` is the row label, `status` is "first" (the
+    request's earliest run), "same" (text identical to the previous run) or "changed";
+    `fingerprint_changed` compares with the previous run (ignored for "first"). Colour is the
+    text status; a star marks a run whose fingerprint changed, an x a text change the
+    fingerprint did not announce.
+    """
+    title = "Repeated fixed requests: did the text change?"
+    if points.empty:
+        return empty_figure("No fixed request has been repeated yet", title)
+    missing = [column for column in DRIFT_COLUMNS if column not in points.columns]
+    if missing:
+        raise ValueError(f"drift points lack columns: {', '.join(missing)}")
+    frame = points.loc[:, list(DRIFT_COLUMNS)].copy()
+    frame["started_at"] = pd.to_datetime(frame["started_at"])
+    frame = frame.sort_values("started_at", kind="stable")
+    frame["style"] = [
+        (status, status != "first" and bool(changed) and not _missing(changed))
+        for status, changed in zip(frame["status"], frame["fingerprint_changed"], strict=True)
+    ]
+    unknown = sorted(
+        {status for status, _ in frame["style"] if (status, False) not in _DRIFT_STYLES}
+    )
+    if unknown:
+        raise ValueError(f"unknown drift status: {', '.join(unknown)}")
+    requests = list(dict.fromkeys(frame["request"].astype(str)))
+    fig = go.Figure()
+    for style, (name, color, symbol) in _DRIFT_STYLES.items():
+        group = frame[frame["style"] == style]
+        if group.empty:
+            continue
+        hover = [_drift_hover(row, name) for row in group.itertuples()]
+        fig.add_trace(
+            go.Scatter(
+                x=group["started_at"],
+                y=group["request"].astype(str).map(plain),
+                mode="markers",
+                name=name,
+                marker={
+                    "color": color,
+                    "symbol": symbol,
+                    "size": 14 if symbol == "star" else 11,
+                    "line": {"width": 2 if symbol == "circle-open" else 0, "color": color},
+                },
+                hovertext=hover,
+                hoverinfo="text",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        legend_title_text="text vs the previous run",
+        height=max(260, 140 + 48 * len(requests)),
+    )
+    fig.update_xaxes(title_text="time")
+    fig.update_yaxes(
+        title_text=None,
+        type="category",
+        categoryorder="array",
+        categoryarray=[plain(request) for request in requests],
+        autorange="reversed",
+    )
+    return fig
+
+
+def _fingerprint(value: object) -> str:
+    return NOT_REPORTED if _missing(value) else str(value)
+
+
+def _drift_hover(row: Any, name: str) -> str:
+    """Time, request, status, fingerprint (before → now after a repeat) and the text's start."""
+    now = plain(_fingerprint(row.system_fingerprint))
+    before = "" if row.status == "first" else f"{plain(_fingerprint(row.previous_fingerprint))} → "
+    return (
+        f"{row.started_at:%Y-%m-%d %H:%M:%S}<br>{plain(row.request)}"
+        f"<br>{plain(name)}<br>fingerprint {before}{now}<br>{first_words(str(row.text_preview))}"
+    )

@@ -272,3 +272,85 @@ def test_plain_escapes_and_shortens():
     assert charts.plain("<a href='x'>&</a>") == "&lt;a href='x'&gt;&amp;&lt;/a&gt;"
     assert charts.plain("line\nbreak\t tab") == "line break tab"
     assert charts.plain("x" * 100, 80) == "x" * 79 + "…"
+
+
+# --- drift of repeated fixed requests ---------------------------------------------------------
+
+
+def drift_points() -> pd.DataFrame:
+    def point(minutes, request, status, fp_changed, fingerprint, previous, text):
+        return {
+            "started_at": START + timedelta(minutes=minutes),
+            "request": request,
+            "status": status,
+            "fingerprint_changed": fp_changed,
+            "system_fingerprint": fingerprint,
+            "previous_fingerprint": previous,
+            "text_preview": text,
+        }
+
+    probe, other = "local/SmolLM2 · seed 5", "openai/gpt · seed 1 · " + XSS
+    rows = [
+        point(30, probe, "changed", True, "fp_b", "fp_a", "A storm hit the base."),
+        point(0, probe, "first", None, "fp_a", None, "The rover landed."),
+        point(10, probe, "same", False, "fp_a", "fp_a", "The rover landed."),
+        point(40, probe, "changed", False, "fp_b", "fp_b", "Dust everywhere."),
+        point(5, other, "first", None, None, None, "Big."),
+        point(50, other, "same", True, "fp_x", None, "Big."),
+    ]
+    return pd.DataFrame(rows, dtype=object)
+
+
+def test_drift_chart_marks_same_and_changed_text_and_fingerprint_changes():
+    fig = charts.drift_chart(drift_points())
+    assert all(t.type == "scatter" and t.mode == "markers" for t in fig.data)
+    traces = {t.name: t for t in fig.data}
+    assert list(traces) == [
+        "first run",
+        "same text",
+        "same text · fingerprint changed",
+        "changed · same fingerprint",
+        "changed · fingerprint changed",
+    ]
+    # Colour is the text status; the symbol tells fingerprint changes apart.
+    colour = {name: t.marker.color for name, t in traces.items()}
+    assert colour["same text"] == colour["same text · fingerprint changed"]
+    assert colour["changed · same fingerprint"] == colour["changed · fingerprint changed"]
+    assert colour["same text"] != colour["changed · same fingerprint"] != colour["first run"]
+    symbol = {name: t.marker.symbol for name, t in traces.items()}
+    assert symbol["changed · fingerprint changed"] == symbol["same text · fingerprint changed"]
+    assert symbol["changed · fingerprint changed"] != symbol["changed · same fingerprint"]
+    assert symbol["same text"] != symbol["same text · fingerprint changed"]
+    changed = traces["changed · fingerprint changed"]
+    # Plotly serialises times without their zone (all times here are UTC)
+    assert [pd.Timestamp(x) for x in changed.x] == [pd.Timestamp("2026-03-01 12:30:00")]
+    assert list(changed.y) == ["local/SmolLM2 · seed 5"]
+    assert len(traces["first run"].x) == 2
+    # One row per request, first-seen order, labels escaped.
+    assert list(fig.layout.yaxis.categoryarray) == [
+        "local/SmolLM2 · seed 5",
+        "openai/gpt · seed 1 · " + charts.plain(XSS),
+    ]
+    assert fig.layout.xaxis.title.text == "time"
+
+
+def test_drift_chart_hover_shows_the_fingerprint_before_and_after():
+    traces = {t.name: t for t in charts.drift_chart(drift_points()).data}
+    (hover,) = traces["changed · fingerprint changed"].hovertext
+    assert "2026-03-01 12:30:00" in hover
+    assert "fingerprint fp_a → fp_b" in hover and "A storm hit the base." in hover
+    (reported,) = traces["same text · fingerprint changed"].hovertext
+    assert "fingerprint not reported → fp_x" in reported
+    assert "&lt;script&gt;" in reported and "<script>" not in reported
+
+
+def test_drift_chart_empty_and_invalid_input():
+    fig = charts.drift_chart(pd.DataFrame(columns=list(charts.DRIFT_COLUMNS)))
+    assert len(fig.data) == 0
+    assert annotation_texts(fig) == ["No fixed request has been repeated yet"]
+    with pytest.raises(ValueError, match="lack columns: text_preview"):
+        charts.drift_chart(drift_points().drop(columns=["text_preview"]))
+    bad = drift_points()
+    bad.loc[0, "status"] = "maybe"
+    with pytest.raises(ValueError, match="unknown drift status: maybe"):
+        charts.drift_chart(bad)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pandas as pd
 import streamlit as st
 
-from lib.charts import fingerprint_timeline
+from lib.charts import DRIFT_COLUMNS, drift_chart, fingerprint_timeline
 from lib.store import DriftPoint, FingerprintSpan, Store, StoreError, TimelineRow
 from lib.ui import resources
 from lib.ui.filters import Filters, render_filters
@@ -80,6 +82,40 @@ def drift_summary(points: list[DriftPoint]) -> pd.DataFrame:
     return pd.DataFrame(list(rows.values()))
 
 
+def request_labels(points: list[DriftPoint]) -> dict[str, str]:
+    """A short readable label per fixed request (its key is a hash); the key's start is added
+    where two requests would otherwise read the same (say, different system messages)."""
+    labels = {
+        p.request_key: f"{p.provider}/{p.model} · seed {format_seed(p.seed)} · "
+        f"t={p.temperature:g} · {shorten(p.prompt, 32)}"
+        for p in points
+    }
+    counts = Counter(labels.values())
+    return {
+        key: f"{label} · {key[:6]}" if counts[label] > 1 else label for key, label in labels.items()
+    }
+
+
+def drift_frame(points: list[DriftPoint]) -> pd.DataFrame:
+    """The rows `lib.charts.drift_chart` draws: one per run of a repeated fixed request."""
+    labels = request_labels(points)
+    return pd.DataFrame(
+        [
+            {
+                "started_at": p.started_at,
+                "request": labels[p.request_key],
+                "status": p.status,
+                "fingerprint_changed": p.fingerprint_changed,
+                "system_fingerprint": p.system_fingerprint,
+                "previous_fingerprint": p.previous_fingerprint,
+                "text_preview": p.text_preview,
+            }
+            for p in points
+        ],
+        columns=list(DRIFT_COLUMNS),
+    )
+
+
 def drift_changes(points: list[DriftPoint]) -> pd.DataFrame:
     """The points where the text of a repeated fixed request changed."""
     return pd.DataFrame(
@@ -145,6 +181,12 @@ def _drift(store: Store, filters: Filters) -> None:
         "…of which the fingerprint changed too",
         f"{with_fp}/{len(changed)}" if changed else "–",
         help="A text change without a fingerprint change means the backend drifted silently.",
+    )
+    st.plotly_chart(drift_chart(drift_frame(points)), width="stretch", key="fp_drift")
+    st.caption(
+        "Each row is one fixed request; each point a run of it, compared with the run before. "
+        "A red × is a text change the fingerprint did not announce (silent drift); a star "
+        "marks a run whose fingerprint changed."
     )
     st.dataframe(drift_summary(points), hide_index=True, width="stretch")
     if changed:

@@ -51,11 +51,10 @@ def test_fingerprints_page_shows_timeline_changes_and_drift(make_app, store):
     at = make_app("pages/fingerprints.py")
     assert not at.exception
 
-    (chart,) = at.get("plotly_chart")
-    figure = json.loads(chart.proto.spec)
-    names = " ".join(trace["name"] for trace in figure["data"])
+    timeline, drift = (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))
+    names = " ".join(trace["name"] for trace in timeline["data"])
     assert "fp_a" in names and "fp_b" in names and "not reported" in names
-    assert len(figure["layout"]["shapes"]) == 1  # one change marker: fp_a -> fp_b
+    assert len(timeline["layout"]["shapes"]) == 1  # one change marker: fp_a -> fp_b
 
     spans, summary, changes = (table.value for table in at.dataframe)
     local = spans[spans["provider"] == "local"]
@@ -74,14 +73,29 @@ def test_fingerprints_page_shows_timeline_changes_and_drift(make_app, store):
     assert list(changes["fingerprint changed"]) == [True, False]
     assert list(changes["new text starts"]) == ["A storm hit the base.", "Dust everywhere."]
 
+    # The drift chart: one row per repeated request, each run marked against the one before.
+    points = {trace["name"]: trace for trace in drift["data"]}
+    assert len(points["first run"]["x"]) == 2
+    assert len(points["same text"]["x"]) == 2  # the probe's 2nd run, the remote seeded run 1
+    (silent,) = points["changed · same fingerprint"]["hovertext"]
+    assert "fingerprint fp_b → fp_b" in silent and "Dust everywhere." in silent
+    (announced,) = points["changed · fingerprint changed"]["hovertext"]
+    assert "fingerprint fp_a → fp_b" in announced and "A storm hit the base." in announced
+    rows = drift["layout"]["yaxis"]["categoryarray"]
+    assert len(rows) == 2
+    assert rows[0].startswith("local/SmolLM2-135M-Instruct · seed 5 · t=0 · Probe: one line")
+    assert rows[1].startswith("openai/fake-model · seed 123 · t=0 · Describe Jupiter.")
+
 
 def test_fingerprint_filters_narrow_the_timeline(make_app, store):
     seed_fingerprints(store)
     at = make_app("pages/fingerprints.py")
     at.selectbox(key="fp_provider").set_value("openai").run()
-    (chart,) = at.get("plotly_chart")
-    names = " ".join(trace["name"] for trace in json.loads(chart.proto.spec)["data"])
+    timeline, drift = at.get("plotly_chart")
+    names = " ".join(trace["name"] for trace in json.loads(timeline.proto.spec)["data"])
     assert "not reported" in names and "fp_a" not in names
+    (row,) = json.loads(drift.proto.spec)["layout"]["yaxis"]["categoryarray"]
+    assert row.startswith("openai/fake-model")
     assert {m.label: m.value for m in at.metric}["Text changes"] == "0"
 
     at.selectbox(key="fp_provider").set_value("All").run()
