@@ -3,6 +3,7 @@ migrations. Every test runs on SQLite and on a real PostgreSQL (marker `postgres
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,11 +14,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, insert, select, text, update
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from lib.providers.base import utc_now
 from lib.spec import REMOTE_SEED_MAX
 from lib.store import Store, StoreError
 from lib.store_engine import current_revision, head_revision, resolve_url, upgrade
+from lib.store_queries import drift_query, history_query, timeline_query
 from lib.store_schema import embedding_cache, experiments, metadata, request_key, runs
 from tests.store_support import BACKENDS, ROOT, T0, database_url, make_completion, make_spec
 
@@ -442,6 +445,34 @@ def test_drift_keys_separate_hosts_and_previews_are_short(store):
         [("b:1", "first"), ("a:1", "first")],
     )
     assert all(len(p.text_preview) == 200 for p in points)
+
+
+def sqlite_plan(path, query) -> list[str]:
+    """SQLite's EXPLAIN QUERY PLAN lines for a store query (parameter values do not matter)."""
+    compiled = query.compile(dialect=sqlite_dialect.dialect())
+    parameters = ["x" for _ in compiled.positiontup]
+    connection = sqlite3.connect(path)
+    try:
+        plan = connection.execute(f"EXPLAIN QUERY PLAN {compiled}", parameters).fetchall()
+    finally:
+        connection.close()
+    return [row[-1] for row in plan]
+
+
+def test_history_timeline_and_drift_queries_are_served_by_indexes(tmp_path):
+    path = tmp_path / "history.db"
+    Store(f"sqlite:///{path}").close()
+    week = {"since": T0, "until": T0 + timedelta(days=7)}
+    expected = {
+        "ix_experiments_created_at": history_query(),
+        "ix_experiments_provider_model_created_at": history_query(provider="p", model="m"),
+        "ix_runs_provider_model_started_at": timeline_query(provider="p", model="m", **week),
+        "ix_runs_started_at": timeline_query(**week),
+        "ix_runs_request_key_started_at": drift_query(request_key="k"),
+    }
+    for index, query in expected.items():
+        plan = sqlite_plan(path, query)
+        assert any(f"USING INDEX {index}" in line for line in plan), (index, plan)
 
 
 # -- embedding cache ------------------------------------------------------------------------
