@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -184,6 +186,27 @@ def test_fingerprint_inputs_each_matter():
         varied = list(base)
         varied[position] = changed
         assert local_fingerprint(*varied) != reference
+
+
+def test_model_path_setting_loads_another_gguf_file(local_provider, gguf_path, tmp_path):
+    other = tmp_path / "renamed-model.gguf"
+    try:
+        os.link(gguf_path, other)  # the same weights under another name, without a copy
+    except OSError:
+        shutil.copyfile(gguf_path, other)
+    provider = local_provider_from_settings(Settings(local_model_path=str(other)))
+    assert provider is not local_provider and provider.model == "renamed-model"
+    # Same file contents and load settings: the same fingerprint and the same seeded output.
+    assert provider.fingerprint == local_provider.fingerprint
+    request = one_request(seed=21, max_tokens=6, model=provider.model)
+    assert provider.complete_sync(request).text == local_provider.complete_sync(request).text
+
+
+def test_a_file_that_is_not_a_gguf_model_is_refused_clearly(tmp_path):
+    bad = tmp_path / "notes.gguf"
+    bad.write_text("not a model")
+    with pytest.raises(LocalModelError, match="could not load the GGUF model at"):
+        LocalProvider(model_path=bad)
 
 
 def test_missing_model_file_names_the_setting(tmp_path):
