@@ -174,7 +174,11 @@ def _backend_section(settings: Settings) -> tuple[str, str | None, str]:
         providers,
         format_func=PROVIDER_LABELS.get,
         key="cmp_provider",
-        help="The OpenAI-compatible backend appears when OPENAI_API_KEY or OPENAI_BASE_URL is set.",
+        help=(
+            "The OpenAI-compatible backend appears when OPENAI_API_KEY or OPENAI_BASE_URL is set."
+            if "openai" in settings.allowed_providers
+            else "This deployment offers only the backends listed here."
+        ),
     )
     if "openai" in settings.allowed_providers and "openai" not in providers:
         st.caption("OpenAI-compatible backend: set OPENAI_API_KEY or OPENAI_BASE_URL (see About).")

@@ -112,6 +112,41 @@ def test_locked_base_url_cannot_be_edited(make_app, remote):
     assert not [t for t in at.text_input if t.key == "cmp_base_url"]
 
 
+def test_a_locked_base_url_holds_even_against_a_forged_widget_value(
+    make_app, remote, fake_server_factory, store
+):
+    """The page never reads a base URL from the session when locked: a value slipped into the
+    session state (as a crafted browser message could) does not redirect the runs."""
+    configured = remote(SEEDSCOPE_LOCK_BASE_URL="true")
+    elsewhere = fake_server_factory()
+    at = choose_remote(make_app())
+    at.session_state["cmp_base_url"] = elsewhere.base_url
+    at.number_input(key="cmp_runs").set_value(1)
+    at.number_input(key="cmp_max_tokens").set_value(4).run()
+    at.button(key="cmp_generate").click().run()
+
+    assert not at.exception
+    (summary,) = store.list_experiments()
+    assert summary.base_url_host == f"127.0.0.1:{configured.port}"
+    assert configured.stats()["requests"]["chat"] == 2
+    assert elsewhere.stats()["requests"] == {}
+
+
+def test_only_local_allowed_hides_the_remote_backend_entirely(make_app, remote, monkeypatch):
+    server = remote(SEEDSCOPE_ALLOWED_PROVIDERS="local")
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    at = make_app()
+    assert at.selectbox(key="cmp_provider").options == ["Embedded model (SmolLM2-135M-Instruct)"]
+    sidebar = [m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption]
+    assert any("Embedded model ready" in line for line in sidebar)
+    assert not any("OpenAI" in line or str(server.port) in line for line in sidebar)
+    for page in ("pages/compare.py", "pages/history.py", "pages/fingerprints.py"):
+        at.switch_page(page).run()
+        shown = page_text(at)
+        assert "OpenAI" not in shown and str(server.port) not in shown, page
+    assert server.stats()["requests"] == {}  # not even asked for its models
+
+
 def test_invalid_base_url_is_a_validation_error(make_app, remote, store):
     remote()
     at = choose_remote(make_app())
