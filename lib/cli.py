@@ -141,8 +141,13 @@ def spec_from_args(args: argparse.Namespace, settings: Settings) -> ExperimentSp
         # seed-only, and the default: two arms, `unseeded` and `seeded`.
         seeded_t = 0.7 if args.temperature is None else args.temperature
         unseeded_t = seeded_t if args.unseeded_temperature is None else args.unseeded_temperature
-        if args.preset == "seed-only":
-            unseeded_t = seeded_t
+        if args.preset == "seed-only" and args.unseeded_temperature is not None:
+            raise SpecError(
+                [
+                    "--unseeded-temperature: the seed-only preset uses one temperature for both "
+                    "arms; set it with --temperature, or use --preset grid"
+                ]
+            )
         arms = [
             {"label": "unseeded", "seed": None, "temperature": unseeded_t, "runs": args.runs},
             {"label": "seeded", "seed": args.seed, "temperature": seeded_t, "runs": args.runs},

@@ -378,3 +378,11 @@ def test_the_key_goes_only_to_the_configured_base_url(isolated_env, monkeypatch)
     finally:
         server.stop()
     assert "sk-cli-secret-123" not in out + err
+
+
+def test_seed_only_refuses_a_second_temperature(isolated_env):
+    status, out, err = run_in_process(
+        "compare", "--preset", "seed-only", "--unseeded-temperature", "0.3"
+    )
+    assert (status, out) == (2, "")
+    assert "--unseeded-temperature" in err and "--temperature" in err
