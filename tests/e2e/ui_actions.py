@@ -13,17 +13,20 @@ def open_app(page: Page, url: str, path: str = "") -> None:
     wait_until_idle(page)
 
 
-def wait_until_idle(page: Page, timeout: float = LONG) -> None:
-    """Best effort: let the rerun start, then wait until no spinner is shown.
+# The app's root element carries the script state; "notRunning" once a rerun has finished.
+# Skeletons are widgets not yet drawn, spinners are cached loads in progress.
+IDLE = """() => {
+    const app = document.querySelector('[data-testid=stApp]');
+    return app !== null && app.dataset.testScriptState === 'notRunning'
+        && !document.querySelector('[data-testid=stSpinner], [data-testid=stSkeleton]');
+}"""
 
-    (This project's toolbarMode hides Streamlit's "Running…" indicator, so the tests also
-    wait for the concrete content they expect.)
-    """
-    page.wait_for_timeout(500)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stSpinner]')", timeout=timeout
-    )
+
+def wait_until_idle(page: Page, timeout: float = LONG) -> None:
+    """Let the rerun start, then wait until the script has finished and everything is drawn."""
     page.wait_for_timeout(300)
+    page.wait_for_function(IDLE, timeout=timeout)
+    page.wait_for_timeout(200)
 
 
 def go_to(page: Page, title: str) -> None:
