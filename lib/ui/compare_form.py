@@ -37,6 +37,12 @@ PRESET_LABELS = {
 }
 PROVIDER_LABELS = {"local": f"Embedded model ({LOCAL_MODEL_NAME})", "openai": "OpenAI-compatible"}
 ARM_COLUMNS = ["label", "seed", "temperature", "runs"]
+# The preset's two temperature fields: (first, second); the grid crosses both with both arms.
+TEMPERATURE_LABELS = {
+    "cookbook": ("Seeded temperature", "Unseeded temperature"),
+    "seed-only": ("Temperature", None),
+    "grid": ("Temperature A", "Temperature B"),
+}
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
@@ -224,22 +230,20 @@ def _preset_section(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
     )
     params: dict[str, Any] = {}
     if preset != "custom":
-        cols = st.columns(4)
-        seed_text = cols[0].text_input("Seed", value="123", key="cmp_seed")
+        # Two per row: four in a row squeeze their labels into broken words on a laptop.
+        seed_col, runs_col = st.columns(2)
+        seed_text = seed_col.text_input("Seed", value="123", key="cmp_seed")
         params["seed"] = parse_seed(seed_text)
-        label = "Temperature" if preset == "seed-only" else "Temperature (seeded)"
-        params["temperature"] = cols[1].number_input(
-            label, value=0.0, step=0.1, format="%.2f", key="cmp_temperature"
+        params["runs"] = int(runs_col.number_input("Runs per arm", value=5, step=1, key="cmp_runs"))
+        first_col, second_col = st.columns(2)
+        first_label, second_label = TEMPERATURE_LABELS[preset]
+        params["temperature"] = first_col.number_input(
+            first_label, value=0.0, step=0.1, format="%.2f", key="cmp_temperature"
         )
-        if preset != "seed-only":
-            params["unseeded_temperature"] = cols[2].number_input(
-                "Temperature (unseeded)" if preset == "cookbook" else "Second temperature",
-                value=0.7,
-                step=0.1,
-                format="%.2f",
-                key="cmp_unseeded_temperature",
+        if second_label:
+            params["unseeded_temperature"] = second_col.number_input(
+                second_label, value=0.7, step=0.1, format="%.2f", key="cmp_unseeded_temperature"
             )
-        params["runs"] = int(cols[3].number_input("Runs per arm", value=5, step=1, key="cmp_runs"))
     base = "cookbook" if preset == "custom" else preset
     seed_for_preset = params.get("seed", 123)
     arms = preset_arms(
@@ -266,11 +270,14 @@ def _preset_section(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
         num_rows="dynamic",
         hide_index=True,
         width="stretch",
+        # Fixed widths keep all four columns in view in a laptop-width form.
         column_config={
-            "label": st.column_config.TextColumn("label", required=True),
-            "seed": st.column_config.TextColumn("seed", help="An integer, or empty for no seed"),
-            "temperature": st.column_config.NumberColumn("temperature", format="%.2f"),
-            "runs": st.column_config.NumberColumn("runs", step=1),
+            "label": st.column_config.TextColumn("label", required=True, width=95),
+            "seed": st.column_config.TextColumn(
+                "seed", help="An integer, or empty for no seed", width=75
+            ),
+            "temperature": st.column_config.NumberColumn("temperature", format="%.2f", width=100),
+            "runs": st.column_config.NumberColumn("runs", step=1, width=50),
         },
     )
     return preset, arms_from_table(edited)
@@ -278,16 +285,19 @@ def _preset_section(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
 
 def render_compare_form(settings: Settings) -> CompareForm:
     """Draw the form and the check panel next to it; return what it holds."""
-    left, right = st.columns([3, 2], gap="large")
+    left, right = st.columns([2, 1], gap="medium")
     with left:
         prompt = st.text_area("Prompt", value=DEFAULT_PROMPT, key="cmp_prompt", height=100)
         system = st.text_area("System message", value=DEFAULT_SYSTEM, key="cmp_system", height=68)
-        backend_col, limits_col = st.columns(2)
-        with backend_col:
-            provider, base_url, model = _backend_section(settings)
-        with limits_col:
-            max_tokens = int(st.number_input("max_tokens", value=200, step=1, key="cmp_max_tokens"))
-            top_p = st.number_input("top_p", value=1.0, step=0.05, format="%.2f", key="cmp_top_p")
+        # Full-width rows: the backend and model names are long and must stay readable.
+        provider, base_url, model = _backend_section(settings)
+        tokens_col, top_p_col = st.columns(2)
+        max_tokens = int(
+            tokens_col.number_input("max_tokens", value=200, step=1, key="cmp_max_tokens")
+        )
+        top_p = top_p_col.number_input(
+            "top_p", value=1.0, step=0.05, format="%.2f", key="cmp_top_p"
+        )
         _, arms = _preset_section(settings)
 
     data = {
