@@ -46,6 +46,18 @@ def word_diff(text_a: str, text_b: str) -> WordDiff:
     )
 
 
+def first_difference(diff: WordDiff) -> tuple[str, str]:
+    """The first word where the runs differ, from run A and from run B ("" when that run has
+    no word there: it ended, or the other run inserted words)."""
+    for segment in diff.segments:
+        if segment.op != "equal":
+            return (
+                segment.words_a[0] if segment.words_a else "",
+                segment.words_b[0] if segment.words_b else "",
+            )
+    return "", ""
+
+
 def diff_as_code(diff: WordDiff, *, context_words: int = 12) -> str:
     """Unified-diff style lines: '  ' common words, '- ' only in A, '+ ' only in B.
 

@@ -18,17 +18,20 @@ from lib.providers.base import Completion, CompletionRequest
 from lib.settings import Settings
 from lib.store import StoredExperiment
 from lib.ui import resources
-from lib.ui.diff import diff_as_code, word_diff
+from lib.ui.diff import diff_as_code, first_difference, word_diff
 from lib.ui.text import (
+    code_span,
     escape_markdown,
     fingerprint_markdown,
     format_distance,
     format_latency,
     format_seed,
     format_share,
+    shorten,
 )
 
 COLOR_SCALES = ("Viridis", "Cividis", "Blues", "Magma", "Plasma", "Greys")
+METRIC_WIDTH = 180  # px: the longest measure label and its help icon fit on one line
 SCROLL_AFTER_RUNS = 3  # more runs than this per arm go into a scrolling box
 STATUS_BADGES = {
     "complete": ("complete", "green"),
@@ -132,21 +135,45 @@ def _between_arms(analysis: ExperimentAnalysis) -> None:
     )
 
 
+def word_position(index: int | None) -> str:
+    """A 0-based word index as people count words ("word 1" is the first word)."""
+    return "none" if index is None else f"word {index + 1}"
+
+
+def finish_text(reason: str | None) -> str:
+    """Why a run stopped, in words: "length" means max_tokens cut it short."""
+    if not reason:
+        return ""
+    if reason == "length":
+        return " · cut at max_tokens"
+    if reason == "stop":
+        return " · finished"
+    return f" · finish reason {escape_markdown(reason)}"
+
+
 def _divergence_text(arm: ArmAnalysis) -> str:
     metrics = arm.metrics
     if len(arm.ok) < 2:
         return "–"
     if metrics.first_divergence_char is None:
         return "none"
-    return f"word {metrics.first_divergence_word}"
+    return word_position(metrics.first_divergence_word)
 
 
-def _arm_metrics(arm: ArmAnalysis, per_row: int) -> None:
-    """The headline measures; `per_row` is 2 for two arms side by side, 1 when narrower."""
+def _arm_metrics(arm: ArmAnalysis) -> None:
+    """The headline measures, in a row that wraps: each keeps a width its label fits in, so as
+    many sit side by side as the arm's column allows (two on a wide screen, one on a laptop
+    with the sidebar open) and no label is cut short."""
     m = arm.metrics
     ok = len(arm.ok)
-    divergence_help = "Earliest word where any run differs from run 0" + (
-        f" (character {m.first_divergence_char})." if m.first_divergence_char is not None else "."
+    divergence_help = (
+        "Earliest word where any run differs from run 0, counted from 1"
+        + (
+            f" (character {m.first_divergence_char + 1})."
+            if m.first_divergence_char is not None
+            else "."
+        )
+        + " The metrics CSV counts from 0."
     )
     measures = (
         (
@@ -157,7 +184,7 @@ def _arm_metrics(arm: ArmAnalysis, per_row: int) -> None:
         (
             "Notebook mean distance",
             format_distance(m.mean_distance_first_vs_rest),
-            "Mean cosine distance from run 0 to each other run (the cookbook's measure).",
+            "Mean cosine distance from run 0 to each other run (the OpenAI cookbook's measure).",
         ),
         (
             "Mean pairwise distance",
@@ -176,12 +203,9 @@ def _arm_metrics(arm: ArmAnalysis, per_row: int) -> None:
             "1 when all runs are identical strings, else 0 (Atil et al., 2024).",
         ),
     )
-    for start in range(0, len(measures), per_row):
-        columns = st.columns(per_row)
-        for column, (label, value, help_text) in zip(
-            columns, measures[start : start + per_row], strict=False
-        ):
-            column.metric(label, value, help=help_text)
+    with st.container(horizontal=True, gap="small"):
+        for label, value, help_text in measures:
+            st.metric(label, value, help=help_text, width=METRIC_WIDTH)
     if m.failed_runs:
         st.caption(f":red[{m.failed_runs} failed runs] (listed below, not measured)")
 
@@ -203,7 +227,7 @@ def _arms_side_by_side(
     for column, arm in zip(columns, analysis.arms, strict=True):
         with column:
             _arm_heading(experiment, arm.label)
-            _arm_metrics(arm, per_row=2 if len(analysis.arms) <= 2 else 1)
+            _arm_metrics(arm)
             _run_cards(settings, experiment, arm.completions, key)
 
 
@@ -239,8 +263,7 @@ def _run_card(
         tokens = f"{prompt} prompt + {completion} completion tokens"
         st.caption(
             f"**Run {c.run_index}** · effective seed {format_seed(c.effective_seed)} · "
-            f"{tokens} · {format_latency(c.latency_s)}"
-            + (f" · finish {escape_markdown(c.finish_reason)}" if c.finish_reason else "")
+            f"{tokens} · {format_latency(c.latency_s)}" + finish_text(c.finish_reason)
         )
         st.caption(f"Fingerprint: {fingerprint_markdown(c.system_fingerprint)}")
         if not c.ok:
@@ -307,7 +330,8 @@ def _replay(
 
 def _charts(analysis: ExperimentAnalysis, key: str) -> None:
     st.subheader("Distances")
-    scale = st.selectbox(
+    scale_col, _ = st.columns([1, 3])
+    scale = scale_col.selectbox(
         "Colour scale", COLOR_SCALES, key=f"{key}_colorscale", help="Display only: nothing reruns."
     )
     st.plotly_chart(
@@ -346,11 +370,19 @@ def _diff_view(analysis: ExperimentAnalysis, key: str) -> None:
     if diff.whitespace_only:
         st.info("The two runs differ only in spacing or line breaks.")
         return
+    word_a, word_b = first_difference(diff)
     st.markdown(
-        f"First divergence at **word {diff.first_divergence_word}** of run A. "
+        f"First divergence at **{word_position(diff.first_divergence_word)}** of run A: "
+        f"{_quoted(word_a)} in run A, {_quoted(word_b)} in run B. "
         "Lines with `-` are only in run A, lines with `+` only in run B."
     )
     st.code(diff_as_code(diff), language="diff", wrap_lines=True)
+
+
+def _quoted(word: str) -> str:
+    """A word of model output inside Markdown: as inline code (shown literally), or "nothing"
+    where a run has none."""
+    return code_span(shorten(word, 40)) if word else "nothing"
 
 
 def _downloads(experiment: StoredExperiment, analysis: ExperimentAnalysis, key: str) -> None:

@@ -10,6 +10,9 @@ from plotly.colors import get_colorscale
 
 from lib.spec import DEFAULT_PROMPT, DEFAULT_SYSTEM, LOCAL_SEED_MAX, preset_arms
 from lib.ui import resources
+from lib.ui.diff import word_diff
+from lib.ui.results import finish_text, word_position
+from lib.ui.text import format_latency
 from tests.app.app_support import page_text
 
 
@@ -20,6 +23,10 @@ def problems(at) -> list[str]:
 
 def generate_button(at):
     return at.button(key="cmp_generate")
+
+
+def texts_of(experiment, arm: str) -> list[str]:
+    return [c.text for c in experiment.completions if c.arm_label == arm]
 
 
 def arms_editor(at):
@@ -204,6 +211,8 @@ def test_generation_on_the_embedded_model_shows_both_arms_and_their_measures(mak
     live = [t.value for t in status.text]
     assert len(live) == 4
     assert {line.split(" · ")[0] for line in live} == {"unseeded", "seeded"}
+    bars = [bar.proto.text for bar in status.get("progress")]
+    assert bars == ["4 of 4 runs", "unseeded: 2/2", "seeded: 2/2"]  # overall, then per arm
 
     # Both arms side by side with their headline measures.
     headings = [m.value for m in at.markdown if m.value.startswith("##### ")]
@@ -219,8 +228,8 @@ def test_generation_on_the_embedded_model_shows_both_arms_and_their_measures(mak
         assert labels.count(measure) == 2, measure
     assert "Mean distance unseeded vs seeded" in labels
     distinct = [m.value for m in at.metric if m.label == "Distinct outputs"]
-    seeded_texts = {c.text for c in stored.completions if c.arm_label == "seeded"}
-    unseeded_texts = {c.text for c in stored.completions if c.arm_label == "unseeded"}
+    seeded_texts = set(texts_of(stored, "seeded"))
+    unseeded_texts = set(texts_of(stored, "unseeded"))
     assert distinct == [f"{len(unseeded_texts)}/2", f"{len(seeded_texts)}/2"]
     assert len(seeded_texts) == 1  # seed 123 at temperature 0 repeats itself
 
@@ -234,9 +243,15 @@ def test_generation_on_the_embedded_model_shows_both_arms_and_their_measures(mak
         assert f"effective seed {run.effective_seed}" in captions
         tokens = f"{run.prompt_tokens} prompt + {run.completion_tokens} completion tokens"
         assert tokens in captions
+        assert f"{tokens} · {format_latency(run.latency_s)}{finish_text(run.finish_reason)}" in (
+            captions
+        )
 
-    # Charts, diff and the three downloads.
+    # Charts, diff and the three downloads; the two heatmaps share one colour axis.
     assert len(at.get("plotly_chart")) == 3
+    heatmaps = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [t["type"] for t in heatmaps["data"]] == ["heatmap", "heatmap"]
+    assert {t["coloraxis"] for t in heatmaps["data"]} == {"coloraxis"}
     assert at.selectbox(key="cmp_diff_a").value == ("unseeded", 0)
     downloads = at.get("download_button")
     assert [d.label for d in downloads] == ["Runs CSV", "Metrics CSV", "Distances CSV"]
@@ -251,6 +266,14 @@ def test_generation_on_the_embedded_model_shows_both_arms_and_their_measures(mak
     at.selectbox(key="cmp_diff_b").set_value(("seeded", 1)).run()
     assert not at.exception
     assert embedder.encode_calls == encodes
+    diff = word_diff(texts_of(stored, "unseeded")[0], texts_of(stored, "seeded")[1])
+    shown = [m.value for m in at.markdown if m.value.startswith("First divergence at")]
+    if diff.identical_text:
+        assert "The two runs are identical." in [s.value for s in at.success]
+    else:
+        assert shown[0].startswith(
+            f"First divergence at **{word_position(diff.first_divergence_word)}"
+        )
     assert store.count_experiments() == 1
     assert store.load_experiment(summary.id).summary.runs == 4
     heatmaps = json.loads(at.get("plotly_chart")[0].proto.spec)
