@@ -12,6 +12,7 @@ untrusted: every piece of model text or user label goes through `plain` (which e
 from __future__ import annotations
 
 import html
+import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -372,7 +373,8 @@ def drift_chart(points: pd.DataFrame) -> go.Figure:
     )
     if unknown:
         raise ValueError(f"unknown drift status: {', '.join(unknown)}")
-    requests = list(dict.fromkeys(frame["request"].astype(str)))
+    frame["row"] = frame["request"].astype(str).map(_wrapped)
+    rows = list(dict.fromkeys(frame["row"]))
     fig = go.Figure()
     for style, (name, color, symbol) in _DRIFT_STYLES.items():
         group = frame[frame["style"] == style]
@@ -382,7 +384,7 @@ def drift_chart(points: pd.DataFrame) -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=group["started_at"],
-                y=group["request"].astype(str).map(plain),
+                y=group["row"],
                 mode="markers",
                 name=name,
                 marker={
@@ -395,20 +397,32 @@ def drift_chart(points: pd.DataFrame) -> go.Figure:
                 hoverinfo="text",
             )
         )
+    # Legend below the plot (a side legend leaves the points no room at laptop width), where
+    # an x-axis title would collide with it; the dates on the axis say what it is.
     fig.update_layout(
         title=title,
-        legend_title_text="text vs the previous run",
-        height=max(260, 140 + 48 * len(requests)),
+        legend={
+            "title": {"text": "vs the previous run:"},
+            "orientation": "h",
+            "yanchor": "top",
+            "y": -0.2,
+        },
+        height=max(300, 180 + 60 * len(rows)),
     )
-    fig.update_xaxes(title_text="time")
+    fig.update_xaxes(type="date")
     fig.update_yaxes(
         title_text=None,
         type="category",
         categoryorder="array",
-        categoryarray=[plain(request) for request in requests],
+        categoryarray=rows,
         autorange="reversed",
     )
     return fig
+
+
+def _wrapped(label: str, width: int = 36) -> str:
+    """A row label escaped and broken into lines, so long labels do not squeeze the plot."""
+    return "<br>".join(plain(line) for line in textwrap.wrap(label, width)) or plain(label)
 
 
 def _fingerprint(value: object) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -326,12 +327,14 @@ def test_drift_chart_marks_same_and_changed_text_and_fingerprint_changes():
     assert [pd.Timestamp(x) for x in changed.x] == [pd.Timestamp("2026-03-01 12:30:00")]
     assert list(changed.y) == ["local/SmolLM2 · seed 5"]
     assert len(traces["first run"].x) == 2
-    # One row per request, first-seen order, labels escaped.
-    assert list(fig.layout.yaxis.categoryarray) == [
-        "local/SmolLM2 · seed 5",
-        "openai/gpt · seed 1 · " + charts.plain(XSS),
-    ]
-    assert fig.layout.xaxis.title.text == "time"
+    # One row per request, first-seen order, labels escaped and broken into short lines.
+    rows = list(fig.layout.yaxis.categoryarray)
+    assert rows[0] == "local/SmolLM2 · seed 5"
+    lines = rows[1].split("<br>")
+    assert len(lines) > 1 and all(len(html.unescape(line)) <= 36 for line in lines)
+    assert " ".join(lines) == charts.plain("openai/gpt · seed 1 · " + XSS)
+    assert set(traces["same text · fingerprint changed"].y) == {rows[1]}
+    assert fig.layout.xaxis.type == "date" and fig.layout.legend.orientation == "h"
 
 
 def test_drift_chart_hover_shows_the_fingerprint_before_and_after():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -33,52 +34,50 @@ def spans_table(spans: list[FingerprintSpan]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "provider": s.provider,
-                "model": s.model,
-                "host": s.base_url_host or "",
+                "model": f"{s.provider}/{s.model}",
                 "system fingerprint": fingerprint_label(s.system_fingerprint),
+                "runs": s.runs,
                 "first seen (UTC)": _naive(s.first_seen),
                 "last seen (UTC)": _naive(s.last_seen),
-                "runs": s.runs,
+                "host": s.base_url_host or "",
             }
             for s in spans
         ]
     )
 
 
+# Drift summary columns: text changes split by whether the fingerprint changed with them.
+TEXT_CHANGES = "text changes"
+WITH_FINGERPRINT = "…with a fingerprint change"
+SILENT = "…silent (same fingerprint)"
+FINGERPRINT_ONLY = "fingerprint changes, same text"
+
+
 def drift_summary(points: list[DriftPoint]) -> pd.DataFrame:
     """One row per repeated fixed request: how often its text changed, and with the
     fingerprint or without."""
-    rows: dict[str, dict[str, object]] = {}
+    labels = request_labels(points)
+    rows: dict[str, dict[str, Any]] = {}
     for p in points:
         row = rows.setdefault(
             p.request_key,
             {
-                "model": f"{p.provider}/{p.model}",
-                "prompt": shorten(p.prompt, 60),
-                "seed": format_seed(p.seed),
-                "temperature": p.temperature,
+                "request": labels[p.request_key],
                 "runs": 0,
-                "text changed": 0,
-                "…with fingerprint change": 0,
-                "…without fingerprint change": 0,
-                "fingerprint changed, same text": 0,
+                TEXT_CHANGES: 0,
+                WITH_FINGERPRINT: 0,
+                SILENT: 0,
+                FINGERPRINT_ONLY: 0,
                 "last run (UTC)": None,
             },
         )
-        row["runs"] = int(row["runs"]) + 1  # type: ignore[call-overload]
+        row["runs"] += 1
         row["last run (UTC)"] = _naive(p.started_at)
         if p.status == "changed":
-            row["text changed"] = int(row["text changed"]) + 1  # type: ignore[call-overload]
-            which = (
-                "…with fingerprint change"
-                if p.fingerprint_changed
-                else "…without fingerprint change"
-            )
-            row[which] = int(row[which]) + 1  # type: ignore[call-overload]
+            row[TEXT_CHANGES] += 1
+            row[WITH_FINGERPRINT if p.fingerprint_changed else SILENT] += 1
         elif p.status == "same" and p.fingerprint_changed:
-            key = "fingerprint changed, same text"
-            row[key] = int(row[key]) + 1  # type: ignore[call-overload]
+            row[FINGERPRINT_ONLY] += 1
     return pd.DataFrame(list(rows.values()))
 
 
@@ -118,13 +117,12 @@ def drift_frame(points: list[DriftPoint]) -> pd.DataFrame:
 
 def drift_changes(points: list[DriftPoint]) -> pd.DataFrame:
     """The points where the text of a repeated fixed request changed."""
+    labels = request_labels(points)
     return pd.DataFrame(
         [
             {
                 "when (UTC)": _naive(p.started_at),
-                "model": f"{p.provider}/{p.model}",
-                "prompt": shorten(p.prompt, 50),
-                "seed": format_seed(p.seed),
+                "request": labels[p.request_key],
                 "fingerprint before": fingerprint_label(p.previous_fingerprint),
                 "fingerprint now": fingerprint_label(p.system_fingerprint),
                 "fingerprint changed": bool(p.fingerprint_changed),
@@ -141,7 +139,10 @@ def _timeline(store: Store, filters: Filters) -> bool:
     rows = store.timeline_rows(**filters.store_kwargs(), limit=TIMELINE_LIMIT)
     if not rows:
         return False
-    st.plotly_chart(fingerprint_timeline(timeline_frame(rows)), width="stretch", key="fp_timeline")
+    figure = fingerprint_timeline(timeline_frame(rows))
+    # Legend below the plot: at laptop width a side legend leaves the points little room.
+    figure.update_layout(legend={"orientation": "h", "y": -0.25})
+    st.plotly_chart(figure, width="stretch", key="fp_timeline")
     if len(rows) >= TIMELINE_LIMIT:
         st.caption(f"Showing the first {TIMELINE_LIMIT:,} runs; narrow the dates to see others.")
     return True
@@ -178,9 +179,10 @@ def _drift(store: Store, filters: Filters) -> None:
     columns[0].metric("Repeated requests", len(repeated))
     columns[1].metric("Text changes", len(changed))
     columns[2].metric(
-        "…of which the fingerprint changed too",
+        "Fingerprint changed too",
         f"{with_fp}/{len(changed)}" if changed else "–",
-        help="A text change without a fingerprint change means the backend drifted silently.",
+        help="Text changes that came with a fingerprint change. A text change without one "
+        "means the backend drifted silently.",
     )
     st.plotly_chart(drift_chart(drift_frame(points)), width="stretch", key="fp_drift")
     st.caption(
@@ -188,10 +190,16 @@ def _drift(store: Store, filters: Filters) -> None:
         "A red × is a text change the fingerprint did not announce (silent drift); a star "
         "marks a run whose fingerprint changed."
     )
-    st.dataframe(drift_summary(points), hide_index=True, width="stretch")
+    # The request label is long: a capped column keeps the counts in view at laptop width.
+    request_column = {"request": st.column_config.TextColumn("request", width="medium")}
+    st.dataframe(
+        drift_summary(points), hide_index=True, width="stretch", column_config=request_column
+    )
     if changed:
         st.caption("Where the text changed")
-        st.dataframe(drift_changes(points), hide_index=True, width="stretch")
+        st.dataframe(
+            drift_changes(points), hide_index=True, width="stretch", column_config=request_column
+        )
 
 
 def render_fingerprints_page() -> None:

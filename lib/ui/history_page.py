@@ -21,16 +21,16 @@ QUERY_KEY = "hist_query_applied"
 def summary_table(summaries: list[ExperimentSummary]) -> pd.DataFrame:
     return pd.DataFrame(
         [
+            # What tells experiments apart first: a laptop-width table shows the left columns.
             {
                 "id": s.id[:8],
                 "created (UTC)": s.created_at.replace(tzinfo=None),
-                "status": s.status,
-                "provider": s.provider,
-                "model": s.model,
-                "host": s.base_url_host or "",
+                "prompt": shorten(s.label + ": " + s.prompt if s.label else s.prompt, 120),
+                "model": f"{s.provider}/{s.model}",
                 "runs": s.runs,
                 "failed": s.failed_runs,
-                "prompt": shorten(s.label + ": " + s.prompt if s.label else s.prompt, 120),
+                "status": s.status,
+                "host": s.base_url_host or "",
             }
             for s in summaries
         ]

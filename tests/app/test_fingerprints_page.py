@@ -57,19 +57,23 @@ def test_fingerprints_page_shows_timeline_changes_and_drift(make_app, store):
     assert len(timeline["layout"]["shapes"]) == 1  # one change marker: fp_a -> fp_b
 
     spans, summary, changes = (table.value for table in at.dataframe)
-    local = spans[spans["provider"] == "local"]
+    local = spans[spans["model"] == "local/SmolLM2-135M-Instruct"]
     assert list(local["system fingerprint"]) == ["fp_a", "fp_b"]
     assert list(local["runs"]) == [2, 2]
-    assert list(spans[spans["provider"] == "openai"]["system fingerprint"]) == ["not reported"]
+    remote = spans[spans["model"] == "openai/fake-model"]
+    assert list(remote["system fingerprint"]) == ["not reported"]
     assert "1 change events" in " ".join(c.value for c in at.caption)
 
     metrics = {m.label: m.value for m in at.metric}
     # The probe repeated over time, and the remote seeded arm (two runs of one fixed request).
     assert metrics["Repeated requests"] == "2"
     assert metrics["Text changes"] == "2"
-    assert metrics["…of which the fingerprint changed too"] == "1/2"
+    assert metrics["Fingerprint changed too"] == "1/2"
     assert sorted(summary["runs"]) == [2, 4]
-    assert sorted(summary["text changed"]) == [0, 2]
+    probe = summary[summary["request"].str.contains("Probe")].iloc[0]
+    assert (probe["runs"], probe["text changes"]) == (4, 2)
+    assert (probe["…with a fingerprint change"], probe["…silent (same fingerprint)"]) == (1, 1)
+    assert list(summary[~summary["request"].str.contains("Probe")]["text changes"]) == [0]
     assert list(changes["fingerprint changed"]) == [True, False]
     assert list(changes["new text starts"]) == ["A storm hit the base.", "Dust everywhere."]
 
@@ -81,7 +85,7 @@ def test_fingerprints_page_shows_timeline_changes_and_drift(make_app, store):
     assert "fingerprint fp_b → fp_b" in silent and "Dust everywhere." in silent
     (announced,) = points["changed · fingerprint changed"]["hovertext"]
     assert "fingerprint fp_a → fp_b" in announced and "A storm hit the base." in announced
-    rows = drift["layout"]["yaxis"]["categoryarray"]
+    rows = [row.replace("<br>", " ") for row in drift["layout"]["yaxis"]["categoryarray"]]
     assert len(rows) == 2
     assert rows[0].startswith("local/SmolLM2-135M-Instruct · seed 5 · t=0 · Probe: one line")
     assert rows[1].startswith("openai/fake-model · seed 123 · t=0 · Describe Jupiter.")
