@@ -326,3 +326,32 @@ def test_grid_generation_shows_four_arms_and_every_pair_of_arms(make_app, store)
     (pairs,) = [d.value for d in at.dataframe if "arm A" in d.value.columns]
     assert len(pairs) == 6
     assert list(zip(pairs["arm A"], pairs["arm B"], strict=True))[0] == (labels[0], labels[1])
+
+
+def test_no_usable_backend_says_what_to_configure(make_app, monkeypatch, store):
+    monkeypatch.setenv("SEEDSCOPE_ALLOWED_PROVIDERS", "openai")  # and no OpenAI settings
+    at = make_app()
+    assert not at.exception
+    (error,) = [e.value for e in at.main.error]
+    assert error.startswith("No backend is available")
+    assert "OPENAI_API_KEY or OPENAI_BASE_URL" in error
+    assert not [b for b in at.button if b.key == "cmp_generate"]
+
+
+def test_latest_comparison_deleted_elsewhere_says_what_to_do(make_app, store):
+    from tests.app.app_support import spec_for, store_experiment
+
+    experiment_id = store_experiment(store, spec_for(), {"seeded": ["Same.", "Same."]})
+    at = make_app()
+    at.session_state["cmp_experiment_id"] = experiment_id  # as after a generation
+    at.run()
+    assert [m.value for m in at.markdown if m.value.startswith("##### ")] == [
+        "##### unseeded",
+        "##### seeded",
+    ]
+    store.delete_experiment(experiment_id)  # say, in History in another tab
+    at.run()
+    assert not at.exception
+    assert [i.value for i in at.info] == [
+        "The latest comparison was deleted in History. Generate a new one."
+    ]

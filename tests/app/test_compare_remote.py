@@ -184,3 +184,28 @@ def test_the_api_key_only_goes_to_the_configured_server(
     assert {c.error_type for c in stored.completions} == {"AuthenticationError"}
     assert KEY not in page_text(at)
     assert configured.stats()["requests"].get("chat", 0) == 0
+
+
+def test_a_server_that_is_down_is_reported_per_run_not_as_a_traceback(make_app, store, monkeypatch):
+    from tests.helpers import free_port
+
+    port = free_port()  # nothing listens there
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    monkeypatch.setenv("OPENAI_MAX_RETRIES", "0")
+    at = choose_remote(make_app())
+    assert not at.exception
+    # The model list cannot be fetched: type a name, and the caption says why.
+    assert at.text_input(key="cmp_model_typed").value == "gpt-4o-mini"
+    assert any(c.value.startswith("Type a model name (") for c in at.caption)
+    at.number_input(key="cmp_runs").set_value(1)
+    at.number_input(key="cmp_max_tokens").set_value(4).run()
+    at.button(key="cmp_generate").click().run()
+
+    assert not at.exception
+    (summary,) = store.list_experiments()
+    assert summary.failed_runs == summary.runs == 2
+    failures = [t.value for t in at.text if t.value.startswith("APIConnectionError")]
+    assert len(failures) == 2 and all("check OPENAI_BASE_URL" in f for f in failures)
+    assert "Traceback" not in page_text(at)
+    (status,) = at.status
+    assert status.label.startswith("Done: 2 runs") and status.label.endswith(", 2 failed")

@@ -154,3 +154,24 @@ def test_failed_runs_are_listed_with_their_reason_and_not_measured(make_app, sto
     assert "RateLimitError: RateLimitError: the server said no" in [t.value for t in at.text]
     assert any("1 failed runs" in c.value for c in at.caption)
     assert [m.value for m in at.metric if m.label == "Distinct outputs"] == ["1/1", "1/2"]
+
+
+def test_experiments_with_nothing_to_measure_say_so(make_app, store):
+    """An experiment stopped before its first run, and one with a single run: no empty charts
+    or broken diff, a sentence instead."""
+    spec = spec_for()
+    empty = store.create_experiment(spec, base_url_host=None)
+    store.finish_experiment(empty, "cancelled")
+    single = store_experiment(store, spec, {"seeded": ["Only one."]})
+    at = make_app("pages/history.py")
+
+    at.selectbox(key="hist_open").set_value(empty).run()
+    assert not at.exception
+    assert any("No runs were stored for this experiment" in i.value for i in at.info)
+    assert not at.get("plotly_chart") and not at.get("download_button")
+
+    at.selectbox(key="hist_open").set_value(single).run()
+    assert not at.exception
+    assert "At least two successful runs are needed for a diff." in [c.value for c in at.caption]
+    assert "No runs stored for this arm." in [c.value for c in at.caption]  # the unseeded arm
+    assert [m.value for m in at.metric if m.label == "Distinct outputs"] == ["0/0", "1/1"]
