@@ -147,6 +147,29 @@ def test_only_local_allowed_hides_the_remote_backend_entirely(make_app, remote, 
     assert server.stats()["requests"] == {}  # not even asked for its models
 
 
+@pytest.mark.parametrize(
+    ("seed", "problem"),
+    [
+        ("-1", "arms[1].seed: seed -1 is out of range for the openai backend; allowed 0 to "),
+        (str(2**63), f"arms[1].seed: seed {2**63} is out of range for the openai backend"),
+        ("0", None),  # 0 is a seed like any other for a remote server
+        (str(2**63 - 1), None),
+    ],
+)
+def test_remote_seed_range_is_int64(make_app, remote, store, seed, problem):
+    remote()
+    at = choose_remote(make_app())
+    at.text_input(key="cmp_seed").set_value(seed).run()
+    shown = problems(at)
+    if problem is None:
+        assert not shown and not at.button(key="cmp_generate").disabled
+        assert list(at.data_editor[0].value["seed"])[1] == seed  # int64 survives as text
+    else:
+        assert any(p.startswith(problem) for p in shown), shown
+        assert at.button(key="cmp_generate").disabled
+    assert store.count_experiments() == 0
+
+
 def test_invalid_base_url_is_a_validation_error(make_app, remote, store):
     remote()
     at = choose_remote(make_app())

@@ -103,6 +103,11 @@ def test_fingerprint_filters_narrow_the_timeline(make_app, store):
     assert {m.label: m.value for m in at.metric}["Text changes"] == "0"
 
     at.selectbox(key="fp_provider").set_value("All").run()
+    at.selectbox(key="fp_model").set_value("SmolLM2-135M-Instruct").run()
+    (timeline, drift) = at.get("plotly_chart")
+    names = " ".join(trace["name"] for trace in json.loads(timeline.proto.spec)["data"])
+    assert "fp_a" in names and "not reported" not in names
+    at.selectbox(key="fp_model").set_value("All").run()
     day = T0.date() - timedelta(days=30)
     at.date_input(key="fp_dates").set_value((day, day)).run()
     assert not at.get("plotly_chart")

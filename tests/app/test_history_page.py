@@ -60,6 +60,9 @@ def test_history_lists_experiments_newest_first_with_filters(make_app, store):
     assert listed(at) == [ids["remote"][:8]]
     assert at.selectbox(key="hist_model").options == ["All", "fake-model"]
     at.selectbox(key="hist_provider").set_value("All").run()
+    at.selectbox(key="hist_model").set_value("SmolLM2-135M-Instruct").run()
+    assert listed(at) == [ids["venus"][:8], ids["mars"][:8]]
+    at.selectbox(key="hist_model").set_value("All").run()
 
     today = datetime.now(UTC).date()
     at.date_input(key="hist_dates").set_value((today, today)).run()
