@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from lib.analysis import ArmAnalysis, ExperimentAnalysis, analyze
 from lib.charts import arms_heatmaps, distance_distribution, distinct_output_frequency
@@ -31,6 +32,7 @@ from lib.ui.text import (
 )
 
 COLOR_SCALES = ("Viridis", "Cividis", "Blues", "Magma", "Plasma", "Greys")
+ARMS_PER_ROW = 2
 METRIC_WIDTH = 180  # px: the longest measure label and its help icon fit on one line
 SCROLL_AFTER_RUNS = 3  # more runs than this per arm go into a scrolling box
 STATUS_BADGES = {
@@ -219,12 +221,21 @@ def _arm_heading(experiment: StoredExperiment, label: str) -> None:
         st.caption(f"seed {format_seed(arm.seed)} · temperature {arm.temperature:g} · {runs}")
 
 
+def arm_columns(count: int) -> list[DeltaGenerator]:
+    """One column per arm, at most ARMS_PER_ROW to a row: four arms in one row leave each
+    about 120 px on a laptop, too narrow for the measures; the 2x2 grid reads as its grid
+    (a row per temperature, seedless and seeded side by side)."""
+    columns: list[DeltaGenerator] = []
+    for start in range(0, count, ARMS_PER_ROW):
+        columns.extend(st.columns(ARMS_PER_ROW, gap="medium")[: count - start])
+    return columns
+
+
 def _arms_side_by_side(
     settings: Settings, experiment: StoredExperiment, analysis: ExperimentAnalysis, key: str
 ) -> None:
     st.subheader("Arms side by side")
-    columns = st.columns(len(analysis.arms), gap="medium")
-    for column, arm in zip(columns, analysis.arms, strict=True):
+    for column, arm in zip(arm_columns(len(analysis.arms)), analysis.arms, strict=True):
         with column:
             _arm_heading(experiment, arm.label)
             _arm_metrics(arm)
@@ -233,8 +244,7 @@ def _arms_side_by_side(
 
 def _arms_without_measures(settings: Settings, experiment: StoredExperiment, key: str) -> None:
     labels = [arm.label for arm in experiment.spec.arms]
-    columns = st.columns(len(labels), gap="medium")
-    for column, label in zip(columns, labels, strict=True):
+    for column, label in zip(arm_columns(len(labels)), labels, strict=True):
         with column:
             _arm_heading(experiment, label)
             runs = [c for c in experiment.completions if c.arm_label == label]

@@ -25,6 +25,11 @@ def generate_button(at):
     return at.button(key="cmp_generate")
 
 
+def arm_headings(block) -> list[str]:
+    """The arm headings ("##### label") directly inside `block` or its columns."""
+    return [m.value.removeprefix("##### ") for m in block.markdown if m.value.startswith("##### ")]
+
+
 def texts_of(experiment, arm: str) -> list[str]:
     return [c.text for c in experiment.completions if c.arm_label == arm]
 
@@ -326,6 +331,15 @@ def test_grid_generation_shows_four_arms_and_every_pair_of_arms(make_app, store)
     (pairs,) = [d.value for d in at.dataframe if "arm A" in d.value.columns]
     assert len(pairs) == 6
     assert list(zip(pairs["arm A"], pairs["arm B"], strict=True))[0] == (labels[0], labels[1])
+    # Two arms to a row: a row per temperature, the seedless arm beside the seeded one.
+    rows = [
+        [heading.replace("\\", "") for heading in arm_headings(block)]
+        for block in at.main.children.values()
+        if getattr(block, "type", None) == "flex_container"
+        and len(block.children) == 2
+        and all(arm_headings(column) for column in block.children.values())
+    ]
+    assert rows == [labels[:2], labels[2:]]
 
 
 def test_no_usable_backend_says_what_to_configure(make_app, monkeypatch, store):

@@ -28,12 +28,12 @@ def chromium_browser():
 
 @pytest.fixture
 def page_factory(chromium_browser):
-    """New pages at laptop width, with downloads allowed; closed after the test."""
+    """New pages (1366x900 unless told), with downloads allowed; closed after the test."""
     contexts = []
 
-    def make(color_scheme: str = "light"):
+    def make(color_scheme: str = "light", width: int = 1366, height: int = 900):
         context = chromium_browser.new_context(
-            viewport={"width": 1366, "height": 900},
+            viewport={"width": width, "height": height},
             accept_downloads=True,
             color_scheme=color_scheme,
         )

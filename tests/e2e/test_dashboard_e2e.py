@@ -18,6 +18,7 @@ from tests.e2e.e2e_server import screenshot, start_app, stop_app
 from tests.e2e.ui_actions import (
     LONG,
     choose,
+    cut_metric_labels,
     generate,
     go_to,
     heatmap_count,
@@ -100,8 +101,8 @@ def test_cookbook_run_history_and_fingerprints_in_a_real_browser(app_server, pag
     screenshot(page, "about-light")
 
 
-def test_pages_render_in_the_dark_theme(app_server, page_factory):
-    page = page_factory(color_scheme="dark")
+def test_pages_render_in_the_dark_theme_at_1024_wide(app_server, page_factory):
+    page = page_factory(color_scheme="dark", width=1024, height=768)
     open_app(page, app_server.url)
     background = page.evaluate(
         "getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor"
@@ -112,6 +113,8 @@ def test_pages_render_in_the_dark_theme(app_server, page_factory):
     set_number(page, "max_tokens", 8, then_see="up to 8 tokens each")
     generate(page)
     assert heatmap_count(page) == 2
+    expect(page.get_by_text("Notebook mean distance")).to_have_count(2)
+    assert cut_metric_labels(page) == []
     screenshot(page, "compare-results-dark")
     go_to(page, "History")
     choose(page, "Open an experiment", "SmolLM2")

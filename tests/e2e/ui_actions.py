@@ -71,3 +71,14 @@ def see_results(page: Page) -> None:
 def heatmap_count(page: Page) -> int:
     """Drawn heatmap traces: Plotly paints each as an image inside a `.hm` group."""
     return page.locator(".js-plotly-plot .heatmaplayer .hm").count()
+
+
+def cut_metric_labels(page: Page) -> list[str]:
+    """Labels of st.metric that the browser shortened with an ellipsis (text wider than its
+    box): each measure must stay readable at laptop width."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid=stMetricLabel]')]
+            .filter(label => [label, ...label.querySelectorAll('*')]
+                .some(e => e.scrollWidth > e.clientWidth + 1))
+            .map(label => label.innerText)"""
+    )
