@@ -272,7 +272,7 @@ def _preset_section(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
         width="stretch",
         # Fixed widths keep all four columns in view in a laptop-width form.
         column_config={
-            "label": st.column_config.TextColumn("label", required=True, width=95),
+            "label": st.column_config.TextColumn("label", required=True, width=90),
             "seed": st.column_config.TextColumn(
                 "seed", help="An integer, or empty for no seed", width=75
             ),

@@ -76,21 +76,22 @@ def run_generation(
     sink = store.sink(experiment_id)
     model = escape_markdown(spec.model)
     status = st.status(f"Generating {spec.total_runs} runs on {model}…", expanded=True)
-    with status:
-        st.button(
-            "Cancel",
-            key=CANCEL_KEY,
-            on_click=generation.cancel.set,
-            icon=":material/stop_circle:",
-            help="Stop after the runs in flight; completed runs are kept.",
-        )
-        overall = st.progress(0.0, text=f"0 of {spec.total_runs} runs")
-        columns = st.columns(len(spec.arms))
-        bars = {
-            arm.label: column.progress(0.0, text=f"{escape_markdown(arm.label)}: 0/{arm.runs}")
-            for arm, column in zip(spec.arms, columns, strict=True)
-        }
-        live = st.container(height=220, border=True)
+    # Children are added through the status object, not `with status:`: leaving that block
+    # marks the status complete (a check mark) while the runs are still coming in.
+    status.button(
+        "Cancel",
+        key=CANCEL_KEY,
+        on_click=generation.cancel.set,
+        icon=":material/stop_circle:",
+        help="Stop after the runs in flight; completed runs are kept.",
+    )
+    overall = status.progress(0.0, text=f"0 of {spec.total_runs} runs")
+    columns = status.columns(len(spec.arms))
+    bars = {
+        arm.label: column.progress(0.0, text=f"{escape_markdown(arm.label)}: 0/{arm.runs}")
+        for arm, column in zip(spec.arms, columns, strict=True)
+    }
+    live = status.container(height=220, border=True)
 
     def on_progress(event: ProgressEvent) -> None:
         overall.progress(event.done / event.total, text=f"{event.done} of {event.total} runs")

@@ -187,6 +187,9 @@ def test_cancel_keeps_the_runs_that_completed(app_server, page_factory):
     # Wait until a few runs have come in (one live line per completed run), then cancel.
     live = page.get_by_test_id("stExpanderDetails").get_by_text(" · run ")
     expect(live.nth(2)).to_be_visible(timeout=LONG)
+    # While runs come in, the status says so (a spinner), not done (a check mark).
+    expect(page.get_by_test_id("stExpanderIconSpinner")).to_be_visible()
+    expect(page.get_by_test_id("stExpanderIconCheck")).to_have_count(0)
     page.get_by_role("button", name="Cancel").click()
     expect(page.get_by_text("Generation was cancelled")).to_be_visible(timeout=LONG)
     with Store.open(database_url(app_server)) as store:

@@ -46,8 +46,14 @@ def set_number(page: Page, label: str, value: float | int, then_see: str | None 
 
 
 def choose(page: Page, label: str, option: str) -> None:
-    """Pick `option` in the selectbox labelled `label`."""
-    page.get_by_label(label, exact=True).click()
+    """Pick `option` in the selectbox labelled `label`.
+
+    The field is scrolled into view first: clicking a field that is still scrolling opened
+    the menu and closed it again at once."""
+    field = page.get_by_label(label, exact=True)
+    field.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    field.click()
     page.get_by_role("option", name=option).first.click()
     wait_until_idle(page)
 
