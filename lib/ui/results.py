@@ -8,6 +8,7 @@ analysis: nothing is generated or embedded again.
 from __future__ import annotations
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -344,15 +345,28 @@ def _charts(analysis: ExperimentAnalysis, key: str) -> None:
     scale = scale_col.selectbox(
         "Colour scale", COLOR_SCALES, key=f"{key}_colorscale", help="Display only: nothing reruns."
     )
-    st.plotly_chart(
-        arms_heatmaps(analysis, colorscale=scale),
-        width="stretch",
-        key=f"{key}_heatmaps",
-        theme="streamlit",
-    )
+    for index, figure in enumerate(heatmap_figures(analysis, scale)):
+        st.plotly_chart(figure, width="stretch", key=f"{key}_heatmaps_{index}", theme="streamlit")
     left, right = st.columns(2)
     left.plotly_chart(distance_distribution(analysis), width="stretch", key=f"{key}_distribution")
     right.plotly_chart(distinct_output_frequency(analysis), width="stretch", key=f"{key}_frequency")
+
+
+def heatmap_figures(analysis: ExperimentAnalysis, colorscale: str) -> list[go.Figure]:
+    """The arms' heatmaps, ARMS_PER_ROW arms to a figure like the arms above them (four side by
+    side are too narrow to read on a laptop), all on one colour scale: every figure's colour
+    axis runs from 0 to the largest distance in any arm, so the arms still compare honestly."""
+    measured = [float(arm.distances.max()) for arm in analysis.arms if arm.distances.size]
+    ceiling = max(measured, default=0.0) or 1.0  # all zeros: an honest 0..1 scale
+    figures = []
+    for start in range(0, len(analysis.arms), ARMS_PER_ROW):
+        part = ExperimentAnalysis(analysis.arms[start : start + ARMS_PER_ROW], between_arms=[])
+        figure = arms_heatmaps(part, colorscale=colorscale)
+        figure.update_layout(coloraxis_cmax=ceiling)
+        if start:
+            figure.update_layout(title=None)  # the first figure's title covers them all
+        figures.append(figure)
+    return figures
 
 
 def _run_choice(analysis: ExperimentAnalysis) -> list[tuple[str, int]]:

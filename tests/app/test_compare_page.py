@@ -11,7 +11,7 @@ from plotly.colors import get_colorscale
 from lib.spec import DEFAULT_PROMPT, DEFAULT_SYSTEM, LOCAL_SEED_MAX, preset_arms
 from lib.ui import resources
 from lib.ui.diff import word_diff
-from lib.ui.results import finish_text, word_position
+from lib.ui.results import analysis_for, finish_text, word_position
 from lib.ui.text import format_latency
 from tests.app.app_support import page_text
 
@@ -340,6 +340,21 @@ def test_grid_generation_shows_four_arms_and_every_pair_of_arms(make_app, store)
         and all(arm_headings(column) for column in block.children.values())
     ]
     assert rows == [labels[:2], labels[2:]]
+    # The heatmaps follow the same rows, on one colour scale from 0 to the largest distance.
+    first, second = (json.loads(c.proto.spec) for c in at.get("plotly_chart")[:2])
+    assert [t["name"] for t in first["data"] + second["data"]] == labels
+    stored = store.load_experiment(summary.id)
+    largest = max(
+        (
+            float(arm.distances.max())
+            for arm in analysis_for(resources.load_settings(), stored).arms
+            if arm.distances.size
+        ),
+        default=0.0,
+    )
+    for figure in (first, second):
+        assert figure["layout"]["coloraxis"]["cmin"] == 0.0
+        assert figure["layout"]["coloraxis"]["cmax"] == pytest.approx(largest or 1.0)
 
 
 def test_no_usable_backend_says_what_to_configure(make_app, monkeypatch, store):
