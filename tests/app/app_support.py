@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 from lib.providers.base import Completion
-from lib.spec import ExperimentSpec, validate_spec
+from lib.spec import ExperimentSpec
 from lib.store import Store
+from tests.store_support import make_completion, make_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def page_text(at: AppTest) -> str:
@@ -46,18 +46,17 @@ def spec_for(
     arms: list[dict] | None = None,
     max_tokens: int = 8,
 ) -> ExperimentSpec:
-    return validate_spec(
-        {
-            "prompt": prompt,
-            "provider": provider,
-            "model": model,
-            "max_tokens": max_tokens,
-            "arms": arms
-            or [
-                {"label": "unseeded", "seed": None, "temperature": 0.7, "runs": 2},
-                {"label": "seeded", "seed": 123, "temperature": 0.0, "runs": 2},
-            ],
-        }
+    """A valid spec; by default two arms of two runs, as the pages' tests expect."""
+    return make_spec(
+        prompt=prompt,
+        provider=provider,
+        model=model,
+        max_tokens=max_tokens,
+        arms=arms
+        or [
+            {"label": "unseeded", "seed": None, "temperature": 0.7, "runs": 2},
+            {"label": "seeded", "seed": 123, "temperature": 0.0, "runs": 2},
+        ],
     )
 
 
@@ -71,27 +70,19 @@ def completion(
     started_at: datetime | None = None,
     error: str | None = None,
 ) -> Completion:
-    arm = next(a for a in spec.arms if a.label == arm_label)
-    return Completion(
-        arm_label=arm_label,
-        run_index=run_index,
-        text="" if error else text,
-        system_fingerprint=None if error else fingerprint,
-        requested_seed=arm.seed,
-        effective_seed=arm.seed if arm.seed is not None else 1000 + run_index,
-        temperature=arm.temperature,
-        top_p=spec.top_p,
-        max_tokens=spec.max_tokens,
-        provider=spec.provider,
-        model=spec.model,
-        prompt_tokens=None if error else 12,
-        completion_tokens=None if error else len(text.split()),
-        latency_s=0.25,
-        finish_reason=None if error else "stop",
-        started_at=started_at or T0 + timedelta(seconds=run_index),
-        error_type=error,
-        error_message=f"{error}: the server said no" if error else None,
+    """A run of `spec`'s arm (the store tests' sample run); `error` names the failure's class."""
+    run = make_completion(
+        spec,
+        arm_label,
+        run_index,
+        text=text,
+        fingerprint=fingerprint,
+        started_at=started_at,
+        error=error is not None,
     )
+    if error is None:
+        return run
+    return run.with_changes(error_type=error, error_message=f"{error}: the server said no")
 
 
 def store_experiment(

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from tests.app.app_support import T0, spec_for, store_experiment
+from tests.app.app_support import spec_for, store_experiment
+from tests.store_support import T0
 
 PROBE = [{"label": "probe", "seed": 5, "temperature": 0.0, "runs": 1}]
 # (hours after T0, fingerprint, text) of one fixed seeded request repeated four times
