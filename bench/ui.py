@@ -35,20 +35,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
 
 from lib.store import Store  # noqa: E402
-from tests.e2e.e2e_server import CHROMIUM, CHROMIUM_ARGS, start_app, stop_app  # noqa: E402
+from tests.e2e.e2e_server import CHROMIUM, CHROMIUM_ARGS, start_app  # noqa: E402
+from tests.e2e.ui_actions import open_app, set_number, wait_for_heatmaps  # noqa: E402
+from tests.helpers import stop_process  # noqa: E402
 
 TIMEOUT_MS = 900_000
-BOTH_HEATMAPS = "() => document.querySelectorAll('.js-plotly-plot .heatmaplayer .hm').length >= 2"
-
-
-def set_number(page, label: str, value: int, then_see: str) -> None:
-    field = page.get_by_label(label, exact=True)
-    field.fill(str(value))
-    field.press("Enter")
-    expect(page.get_by_text(then_see).first).to_be_visible(timeout=TIMEOUT_MS)
 
 
 def page_run(browser, url: str, runs: int, max_tokens: int) -> float:
@@ -56,15 +50,15 @@ def page_run(browser, url: str, runs: int, max_tokens: int) -> float:
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
     try:
-        page.goto(url)
-        expect(page.get_by_role("button", name="Generate")).to_be_enabled(timeout=TIMEOUT_MS)
+        # The same steps as the browser tests; set_number waits until the rerun has settled,
+        # so the clock starts from an idle page.
+        open_app(page, url)
         set_number(page, "Runs per arm", runs, f"{2 * runs} runs in total")
         set_number(page, "max_tokens", max_tokens, f"up to {max_tokens} tokens each")
-        page.wait_for_timeout(500)  # let the last rerun settle before the clock starts
         button = page.get_by_role("button", name="Generate")
         start = time.perf_counter()
         button.click()
-        page.wait_for_function(BOTH_HEATMAPS, timeout=TIMEOUT_MS)
+        wait_for_heatmaps(page, 2, timeout=TIMEOUT_MS)
         return time.perf_counter() - start
     finally:
         context.close()
@@ -138,7 +132,7 @@ def main() -> None:
                 )
             browser.close()
     finally:
-        stop_app(server.process)
+        stop_process(server.process)
 
     def median(values: list[float]) -> float:
         return statistics.median(values)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.e2e_server import CHROMIUM, CHROMIUM_ARGS, AppServer, start_app, stop_app
+from tests.e2e.e2e_server import CHROMIUM, CHROMIUM_ARGS, AppServer, start_app
+from tests.helpers import stop_process
 
 
 @pytest.fixture(scope="session")
@@ -50,4 +51,4 @@ def page_factory(chromium_browser):
 def app_server(tmp_path: Path) -> Iterator[AppServer]:
     server = start_app(tmp_path)
     yield server
-    stop_app(server.process)
+    stop_process(server.process)

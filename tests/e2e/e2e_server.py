@@ -5,14 +5,12 @@ full-page screenshots into test-artifacts/ (ignored by git). Used by the e2e tes
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.helpers import free_port, stop_process, wait_until_responds
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -27,12 +25,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class AppServer:
     url: str
@@ -42,21 +34,6 @@ class AppServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-
-def wait_for_health(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with status {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"streamlit did not become healthy at {url} within {timeout:.0f} s")
 
 
 def start_app(tmp_path: Path, extra_env: dict[str, str] | None = None) -> AppServer:
@@ -100,21 +77,11 @@ def start_app(tmp_path: Path, extra_env: dict[str, str] | None = None) -> AppSer
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_health(url, process)
+        wait_until_responds(f"{url}/_stcore/health", process, timeout=120, what="streamlit")
     except BaseException:
-        stop_app(process)
+        stop_process(process)
         raise
     return AppServer(url=url, process=process, log_path=log_path, env=env)
-
-
-def stop_app(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def screenshot(page, name: str) -> Path:

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from lib.store import Store
-from tests.e2e.e2e_server import screenshot, start_app, stop_app
+from tests.e2e.e2e_server import screenshot, start_app
 from tests.e2e.ui_actions import (
     LONG,
     choose,
@@ -25,8 +25,10 @@ from tests.e2e.ui_actions import (
     open_app,
     see_results,
     set_number,
+    wait_for_heatmaps,
     wait_until_idle,
 )
+from tests.helpers import stop_process
 
 pytestmark = pytest.mark.e2e
 
@@ -49,10 +51,7 @@ def test_cookbook_run_history_and_fingerprints_in_a_real_browser(app_server, pag
         expect(page.get_by_role("heading", name=arm, exact=True)).to_be_visible()
     expect(page.get_by_text("Distinct outputs")).to_have_count(2)
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
-    page.wait_for_function(
-        "() => document.querySelectorAll('.js-plotly-plot .heatmaplayer .hm').length >= 2",
-        timeout=LONG,
-    )
+    wait_for_heatmaps(page)
     assert heatmap_count(page) == 2
     screenshot(page, "compare-results-light")
 
@@ -150,10 +149,7 @@ def test_html_and_javascript_in_model_output_show_as_text(
         expect(
             page.get_by_text('<img src=x onerror="window.__fp_xss=1">', exact=True).first
         ).to_be_visible()
-        page.wait_for_function(
-            "() => document.querySelectorAll('.js-plotly-plot .heatmaplayer .hm').length >= 2",
-            timeout=LONG,
-        )
+        wait_for_heatmaps(page)
         # Hover text of the heatmaps carries the outputs too: hover one cell.
         page.locator(".js-plotly-plot .nsewdrag").first.hover()
         page.wait_for_timeout(500)
@@ -175,7 +171,7 @@ def test_html_and_javascript_in_model_output_show_as_text(
         assert page.evaluate("window.__fp_xss") is None
         assert page.get_by_test_id("stMain").locator('img[src="x"]').count() == 0
     finally:
-        stop_app(server.process)
+        stop_process(server.process)
 
 
 def test_cancel_keeps_the_runs_that_completed(app_server, page_factory):

@@ -66,17 +66,24 @@ def generate(page: Page) -> None:
 def see_results(page: Page) -> None:
     """Wait until the results view is complete: arms, heatmaps, and the downloads last."""
     expect(page.get_by_role("heading", name="Arms side by side")).to_be_visible(timeout=LONG)
-    page.wait_for_function(
-        "() => document.querySelectorAll('.js-plotly-plot .heatmaplayer .hm').length >= 1",
-        timeout=LONG,
-    )
+    wait_for_heatmaps(page, 1)
     expect(page.get_by_role("button", name="Distances CSV")).to_be_visible(timeout=LONG)
     wait_until_idle(page)
 
 
+HEATMAP = ".js-plotly-plot .heatmaplayer .hm"  # Plotly paints each heatmap trace in one
+
+
 def heatmap_count(page: Page) -> int:
-    """Drawn heatmap traces: Plotly paints each as an image inside a `.hm` group."""
-    return page.locator(".js-plotly-plot .heatmaplayer .hm").count()
+    """Heatmap traces drawn on the page."""
+    return page.locator(HEATMAP).count()
+
+
+def wait_for_heatmaps(page: Page, count: int = 2, timeout: float = LONG) -> None:
+    """Until at least `count` heatmap traces are drawn."""
+    page.wait_for_function(
+        f"() => document.querySelectorAll('{HEATMAP}').length >= {count}", timeout=timeout
+    )
 
 
 def cut_metric_labels(page: Page) -> list[str]:
