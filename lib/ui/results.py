@@ -16,7 +16,8 @@ from lib.analysis import ArmAnalysis, ExperimentAnalysis, analyze
 from lib.charts import arms_heatmaps, distance_distribution, distinct_output_frequency
 from lib.embeddings import EmbeddingError
 from lib.export import distances_csv, metrics_csv, runs_csv
-from lib.providers.base import Completion, CompletionRequest
+from lib.providers.base import Completion
+from lib.runner import plan_requests
 from lib.settings import Settings
 from lib.store import StoredExperiment
 from lib.ui import resources
@@ -269,9 +270,9 @@ def _run_card(
 ) -> None:
     c = completion
     with st.container(border=True):
-        prompt = c.prompt_tokens if c.prompt_tokens is not None else "–"
-        completion = c.completion_tokens if c.completion_tokens is not None else "–"
-        tokens = f"{prompt} prompt + {completion} completion tokens"
+        prompt_tokens = c.prompt_tokens if c.prompt_tokens is not None else "–"
+        completion_tokens = c.completion_tokens if c.completion_tokens is not None else "–"
+        tokens = f"{prompt_tokens} prompt + {completion_tokens} completion tokens"
         st.caption(
             f"**Run {c.run_index}** · effective seed {format_seed(c.effective_seed)} · "
             f"{tokens} · {format_latency(c.latency_s)}" + finish_text(c.finish_reason)
@@ -306,16 +307,10 @@ def _replay(
         except resources.ResourceError as exc:
             st.error(str(exc))
             return
-        request = CompletionRequest(
-            arm_label=completion.arm_label,
-            run_index=completion.run_index,
-            prompt=experiment.spec.prompt,
-            system=experiment.spec.system,
-            model=completion.model,
-            seed=completion.requested_seed,
-            temperature=completion.temperature,
-            top_p=completion.top_p,
-            max_tokens=completion.max_tokens,
+        # The very request the runner sent for this run; replay() takes the seed it used.
+        run = (completion.arm_label, completion.run_index)
+        request = next(
+            r for r in plan_requests(experiment.spec) if (r.arm_label, r.run_index) == run
         )
         with st.spinner("Replaying…"):
             again = provider.replay(completion, request)
