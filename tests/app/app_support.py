@@ -38,6 +38,20 @@ def page_text(at: AppTest) -> str:
     return "\n".join(parts)
 
 
+def problems(at: AppTest) -> list[str]:
+    """The validation messages shown next to the Compare form."""
+    return [t.value.removeprefix("• ") for t in at.text if t.value.startswith("• ")]
+
+
+def generate(at: AppTest, *, runs: int, max_tokens: int) -> AppTest:
+    """Set runs per arm and max_tokens, press Generate, and return once the page is redrawn
+    (AppTest runs the script to the end: the generation has finished)."""
+    at.number_input(key="cmp_runs").set_value(runs)
+    at.number_input(key="cmp_max_tokens").set_value(max_tokens).run()
+    at.button(key="cmp_generate").click().run()
+    return at
+
+
 def spec_for(
     *,
     prompt: str = "Write one sentence about Mars.",

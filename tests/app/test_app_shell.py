@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lib.providers.local import LocalProvider
-from tests.app.app_support import page_text
+from tests.app.app_support import generate, page_text
 from tests.helpers import free_port
 
 PAGES = {
@@ -140,9 +140,7 @@ def test_every_page_survives_an_unusable_database_with_the_fix_named(
             assert "SEEDSCOPE_DATABASE_URL" in error, page
     # The Compare form still works; generating says why it cannot store the runs.
     at.switch_page("pages/compare.py").run()
-    at.number_input(key="cmp_runs").set_value(1)
-    at.number_input(key="cmp_max_tokens").set_value(2).run()
-    at.button(key="cmp_generate").click().run()
+    generate(at, runs=1, max_tokens=2)
     assert not at.exception
     assert [e.value for e in at.main.error if "SEEDSCOPE_DATABASE_URL" in e.value]
     assert PASSWORD not in page_text(at)

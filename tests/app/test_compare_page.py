@@ -13,12 +13,7 @@ from lib.ui import resources
 from lib.ui.diff import word_diff
 from lib.ui.results import analysis_for, finish_text, word_position
 from lib.ui.text import format_latency
-from tests.app.app_support import page_text
-
-
-def problems(at) -> list[str]:
-    """The validation messages shown next to the form."""
-    return [t.value.removeprefix("• ") for t in at.text if t.value.startswith("• ")]
+from tests.app.app_support import generate, page_text, problems
 
 
 def generate_button(at):
@@ -197,10 +192,7 @@ def test_each_arms_table_validation_error_is_shown(make_app, store, edit, expect
 
 
 def test_generation_on_the_embedded_model_shows_both_arms_and_their_measures(make_app, store):
-    at = make_app()
-    at.number_input(key="cmp_runs").set_value(2)
-    at.number_input(key="cmp_max_tokens").set_value(8).run()
-    generate_button(at).click().run()
+    at = generate(make_app(), runs=2, max_tokens=8)
 
     assert not at.exception
     assert not at.error
@@ -317,9 +309,7 @@ def test_untrusted_output_is_never_rendered_as_markdown_or_html(make_app, store)
 def test_grid_generation_shows_four_arms_and_every_pair_of_arms(make_app, store):
     at = make_app()
     at.selectbox(key="cmp_preset").set_value("grid").run()
-    at.number_input(key="cmp_runs").set_value(2)
-    at.number_input(key="cmp_max_tokens").set_value(4).run()
-    at.button(key="cmp_generate").click().run()
+    generate(at, runs=2, max_tokens=4)
 
     assert not at.exception
     (summary,) = store.list_experiments()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.app_support import page_text
+from tests.app.app_support import generate, page_text, problems
 
 KEY = "sk-seedscope-test-key-42"
 
@@ -13,10 +13,6 @@ KEY = "sk-seedscope-test-key-42"
 def choose_remote(at):
     at.selectbox(key="cmp_provider").set_value("openai").run()
     return at
-
-
-def problems(at) -> list[str]:
-    return [t.value.removeprefix("• ") for t in at.text if t.value.startswith("• ")]
 
 
 @pytest.fixture
@@ -85,9 +81,7 @@ def test_generation_on_a_remote_server_records_the_fingerprint_as_reported(
 ):
     server = remote(*options)
     at = choose_remote(make_app())
-    at.number_input(key="cmp_runs").set_value(2)
-    at.number_input(key="cmp_max_tokens").set_value(6).run()
-    at.button(key="cmp_generate").click().run()
+    generate(at, runs=2, max_tokens=6)
 
     assert not at.exception
     (summary,) = store.list_experiments()
@@ -121,9 +115,7 @@ def test_a_locked_base_url_holds_even_against_a_forged_widget_value(
     elsewhere = fake_server_factory()
     at = choose_remote(make_app())
     at.session_state["cmp_base_url"] = elsewhere.base_url
-    at.number_input(key="cmp_runs").set_value(1)
-    at.number_input(key="cmp_max_tokens").set_value(4).run()
-    at.button(key="cmp_generate").click().run()
+    generate(at, runs=1, max_tokens=4)
 
     assert not at.exception
     (summary,) = store.list_experiments()
@@ -197,9 +189,7 @@ def test_the_api_key_only_goes_to_the_configured_server(
     # The other server was asked without the key, so it refused to list its models.
     assert elsewhere.stats()["requests"]["models"] >= 1
     assert any("401" in c.value or "authentication" in c.value.lower() for c in at.caption)
-    at.number_input(key="cmp_runs").set_value(1)
-    at.number_input(key="cmp_max_tokens").set_value(4).run()
-    at.button(key="cmp_generate").click().run()
+    generate(at, runs=1, max_tokens=4)
     assert not at.exception  # every run failed: shown as failed cards, no traceback
     (summary,) = store.list_experiments()
     assert summary.failed_runs == summary.runs == 2
@@ -220,9 +210,7 @@ def test_a_server_that_is_down_is_reported_per_run_not_as_a_traceback(make_app, 
     # The model list cannot be fetched: type a name, and the caption says why.
     assert at.text_input(key="cmp_model_typed").value == "gpt-4o-mini"
     assert any(c.value.startswith("Type a model name (") for c in at.caption)
-    at.number_input(key="cmp_runs").set_value(1)
-    at.number_input(key="cmp_max_tokens").set_value(4).run()
-    at.button(key="cmp_generate").click().run()
+    generate(at, runs=1, max_tokens=4)
 
     assert not at.exception
     (summary,) = store.list_experiments()
