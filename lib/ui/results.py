@@ -358,8 +358,8 @@ def heatmap_figures(analysis: ExperimentAnalysis, colorscale: str) -> list[go.Fi
         part = ExperimentAnalysis(analysis.arms[start : start + ARMS_PER_ROW], between_arms=[])
         figure = arms_heatmaps(part, colorscale=colorscale)
         figure.update_layout(coloraxis_cmax=ceiling)
-        if start:
-            figure.update_layout(title=None)  # the first figure's title covers them all
+        if start:  # the first figure's title covers them all; no room kept for another
+            figure.update_layout(title=None, margin={"t": 40})
         figures.append(figure)
     return figures
 

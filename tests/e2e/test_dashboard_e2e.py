@@ -93,6 +93,9 @@ def test_cookbook_run_history_and_fingerprints_in_a_real_browser(app_server, pag
     fingerprint = stored.completions[0].system_fingerprint
     assert fingerprint
     expect(page.locator(".js-plotly-plot .legend").get_by_text(fingerprint).first).to_be_visible()
+    # The seeded arm repeated one fixed request five times: its drift series is drawn.
+    drift_legend = page.locator(".js-plotly-plot .legend").get_by_text("same text", exact=True)
+    expect(drift_legend).to_be_visible()
     screenshot(page, "fingerprints-light")
 
     go_to(page, "About")
