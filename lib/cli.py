@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -337,7 +336,6 @@ def cmd_compare(args: argparse.Namespace, settings: Settings, out, err) -> int:
     if store is not None:
         experiment_id = store.create_experiment(spec, base_url_host=provider.base_url_host)
         sink = store.sink(experiment_id)
-    cancel = threading.Event()
     try:
         outcome = run_spec_sync(
             spec,
@@ -345,7 +343,6 @@ def cmd_compare(args: argparse.Namespace, settings: Settings, out, err) -> int:
             sink=sink,
             on_progress=_progress_printer(err),
             concurrency=args.concurrency or settings.remote_concurrency,
-            cancel=cancel,
         )
     except KeyboardInterrupt:
         if store is not None:
