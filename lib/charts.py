@@ -165,10 +165,12 @@ def arms_heatmaps(analysis: ExperimentAnalysis, colorscale: str = "Viridis") -> 
 def distance_distribution(analysis: ExperimentAnalysis) -> go.Figure:
     """Box plot with every point: the pairwise cosine distances (i < j) of each arm."""
     fig = go.Figure()
+    highest = 0.0
     for arm in analysis.arms:
         values = upper_triangle(arm.distances)
         if values.size == 0:
             continue
+        highest = max(highest, float(values.max()))
         rows, cols = np.triu_indices(len(arm.run_indices), k=1)
         hover = [
             f"run {arm.run_indices[i]} vs run {arm.run_indices[j]}: {value:.4f}"
@@ -189,7 +191,10 @@ def distance_distribution(analysis: ExperimentAnalysis) -> go.Figure:
         return empty_figure("No arm has two successful runs to compare", "Pairwise distances")
     fig.update_layout(title="Pairwise cosine distances per arm", showlegend=False)
     fig.update_xaxes(title_text="arm")
-    fig.update_yaxes(title_text="cosine distance (pairs i < j)", rangemode="tozero")
+    # Start a little below 0 so an arm whose distances are all 0 (a reproducible seeded arm)
+    # shows its points above the axis line instead of hidden on it.
+    top = highest * 1.05 if highest > 0 else 1.0
+    fig.update_yaxes(title_text="cosine distance", range=[-0.04 * top, top])
     return fig
 
 

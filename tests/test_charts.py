@@ -156,7 +156,10 @@ def test_distance_distribution_has_one_box_per_arm(analysis):
     np.testing.assert_allclose(np.asarray(fig.data[0].y), expected)
     assert fig.data[0].boxpoints == "all"
     assert fig.data[0].hovertext[0].startswith("run 0 vs run 1: ")
-    assert fig.layout.yaxis.title.text == "cosine distance (pairs i < j)"
+    assert fig.layout.yaxis.title.text == "cosine distance"
+    low, high = fig.layout.yaxis.range
+    assert low < 0 < high  # zero distances sit visibly above the axis line
+    assert high >= max(max(trace.y) for trace in fig.data)
 
 
 def test_distance_distribution_skips_arms_without_pairs():
