@@ -195,7 +195,7 @@ async def run_spec(
         closer = getattr(provider, "aclose", None)
         if closer is not None:
             await closer()
-    return RunOutcome(_ordered(received, spec), cancelled=len(received) < len(plan_requests(spec)))
+    return RunOutcome(_ordered(received, spec), cancelled=len(received) < spec.total_runs)
 
 
 def _deliver(
