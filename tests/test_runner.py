@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -185,10 +186,12 @@ def test_cancel_keeps_every_completed_run(fake_server_factory):
     server = fake_server_factory("--latency", "0.3")
     spec = make_spec(("a", None, 0.7, 5), ("b", 1, 0.0, 5))
     cancel = threading.Event()
+    cancelled_at: list[datetime] = []
     sunk: list[Completion] = []
 
     def on_progress(event: ProgressEvent) -> None:
         if event.done == 3:
+            cancelled_at.append(datetime.now(UTC))
             cancel.set()
 
     outcome = run_spec_sync(
@@ -196,8 +199,10 @@ def test_cancel_keeps_every_completed_run(fake_server_factory):
         concurrency=2,
     )  # fmt: skip
     assert outcome.cancelled
-    assert 3 <= len(outcome.completions) <= 3 + 2  # calls in flight at cancel time finish
-    assert len(outcome.completions) < 10
+    assert 3 <= len(outcome.completions) < 10
+    # The guarantee is "no call starts after cancel"; how many were in flight or finished but not
+    # yet delivered at that moment depends on timing, so count starts, not completions.
+    assert all(c.started_at <= cancelled_at[0] for c in outcome.completions)
     assert sorted(keys(sunk)) == sorted(keys(outcome.completions))
     assert server.stats()["requests"]["chat"] == len(outcome.completions)  # none dropped
 
