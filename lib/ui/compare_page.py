@@ -11,6 +11,7 @@ from lib.ui import resources
 from lib.ui.compare_form import CompareForm, render_compare_form
 from lib.ui.generation import Generation, run_generation, wait_until_settled
 from lib.ui.results import render_results
+from lib.ui.text import escape_markdown
 
 EXPERIMENT_KEY = "cmp_experiment_id"
 GENERATION_KEY = "cmp_generation"
@@ -55,7 +56,7 @@ def _generate(settings: Settings, form: CompareForm) -> None:
         st.error(f"The experiment could not be saved: {exc}")
         return
     if result.problem:
-        st.error(result.problem)
+        st.error(escape_markdown(result.problem))
 
 
 def _latest_results(settings: Settings) -> None:

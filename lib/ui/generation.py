@@ -120,9 +120,17 @@ def run_generation(
     except RunnerCallbackError as exc:
         # Saving a run failed (say the database went away): stop, keep what was saved.
         final_status = "interrupted"
-        runs = len(exc.outcome.completions)
-        failed = sum(not c.ok for c in exc.outcome.completions)
-        problem = f"Stopped after {runs} runs: {exc.__cause__ or exc}"
+        saved = [
+            c for c in exc.outcome.completions if exc.callback != "sink" or c is not exc.completion
+        ]
+        runs = len(saved)
+        failed = sum(not c.ok for c in saved)
+        lost = exc.completion
+        action = "Saving" if exc.callback == "sink" else "Showing"
+        problem = (
+            f"Generation stopped: {action} run {lost.run_index} of arm {lost.arm_label!r} "
+            f"failed ({exc.__cause__ or exc}). The {runs} runs saved before it are kept."
+        )
     finally:
         # Also reached when Streamlit stops this script run (Cancel): mark it cancelled.
         try:

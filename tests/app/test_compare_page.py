@@ -374,3 +374,31 @@ def test_latest_comparison_deleted_elsewhere_says_what_to_do(make_app, store):
     assert [i.value for i in at.info] == [
         "The latest comparison was deleted in History. Generate a new one."
     ]
+
+
+def test_a_database_failure_mid_run_stops_and_keeps_what_was_saved(make_app, store, app_env):
+    """A real database error on the third insert (an SQLite trigger): generation stops, the two
+    runs saved before stay, the experiment is `interrupted`, and the page says what happened."""
+    import sqlite3
+
+    connection = sqlite3.connect(app_env.removeprefix("sqlite:///"))
+    connection.execute(
+        "CREATE TRIGGER disk_full BEFORE INSERT ON runs WHEN (SELECT count(*) FROM runs) >= 2 "
+        "BEGIN SELECT RAISE(ABORT, 'simulated disk full'); END"
+    )
+    connection.commit()
+    connection.close()
+
+    at = generate(make_app(), runs=2, max_tokens=4)
+
+    assert not at.exception
+    (summary,) = store.list_experiments()
+    assert (summary.status, summary.runs) == ("interrupted", 2)
+    (status,) = at.status
+    assert "simulated disk full" in status.label.replace("\\", "")
+    (error,) = [e.value.replace("\\", "") for e in at.error]  # drop Markdown escapes
+    assert "Generation stopped: Saving run 1 of arm 'unseeded' failed" in error
+    assert "simulated disk full" in error and "The 2 runs saved before it are kept" in error
+    # The two saved runs are shown, marked interrupted.
+    assert len([c for c in at.code if c.language != "diff"]) == 2
+    assert "interrupted" in page_text(at)
