@@ -62,6 +62,7 @@ class ArmAnalysis:
 class ExperimentAnalysis:
     arms: list[ArmAnalysis]
     between_arms: list[tuple[str, str, float | None]]  # (arm A, arm B, mean cross-arm distance)
+    embedder_id: str | None = None  # which embedding model the cosine distances come from
 
     def arm(self, label: str) -> ArmAnalysis:
         for arm in self.arms:
@@ -162,4 +163,6 @@ def analyze(
             if first.texts and second.texts:
                 distance = metrics.mean_cross_arm_distance(first.vectors, second.vectors)
             between.append((first.label, second.label, distance))
-    return ExperimentAnalysis(arms=arms, between_arms=between)
+    return ExperimentAnalysis(
+        arms=arms, between_arms=between, embedder_id=getattr(embedder, "id", None)
+    )

@@ -53,11 +53,13 @@ RUNS_COLUMNS = (
     "error_message",
     "text",
 )
-METRICS_COLUMNS = ("experiment_id",) + tuple(
+# `embedder` names the embedding model: cosine distances only compare within one embedder.
+METRICS_COLUMNS = ("experiment_id", "embedder") + tuple(
     "arm" if name == "label" else name for name in ArmMetrics.__dataclass_fields__
 )
 DISTANCES_COLUMNS = (
     "experiment_id",
+    "embedder",
     "arm",
     "run_i",
     "run_j",
@@ -133,7 +135,8 @@ def runs_csv(
 
 def metrics_csv(analysis: ExperimentAnalysis, *, experiment_id: str | int) -> str:
     """One row per arm: every measure of ArmMetrics, in its field order."""
-    rows = ((experiment_id, *arm.metrics.to_dict().values()) for arm in analysis.arms)
+    embedder = analysis.embedder_id
+    rows = ((experiment_id, embedder, *arm.metrics.to_dict().values()) for arm in analysis.arms)
     return _to_csv(METRICS_COLUMNS, rows)
 
 
@@ -149,6 +152,7 @@ def distances_csv(analysis: ExperimentAnalysis, *, experiment_id: str | int) -> 
             for (i, j), cos_value, edit_value in zip(pairs, cosine, edit, strict=True):
                 yield (
                     experiment_id,
+                    analysis.embedder_id,
                     arm.label,
                     arm.run_indices[i],
                     arm.run_indices[j],

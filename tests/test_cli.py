@@ -131,8 +131,9 @@ def test_compare_csv_files_hold_every_run(local_comparison):
     assert (runs["experiment_id"] == local_comparison["json"]["experiment_id"]).all()
     metrics = pd.read_csv(local_comparison["csv"] / "metrics.csv")
     assert list(metrics["arm"]) == ["unseeded", "seeded"]
+    assert set(metrics["embedder"]) == {"local:all-MiniLM-L6-v2"}  # what the distances come from
     distances = pd.read_csv(local_comparison["csv"] / "distances.csv")
-    assert len(distances) > 0
+    assert len(distances) > 0 and set(distances["embedder"]) == {"local:all-MiniLM-L6-v2"}
 
 
 def test_history_lists_the_comparison_and_export_recomputes_the_same_files(
@@ -326,6 +327,9 @@ def test_export_recomputes_from_stored_runs_and_cached_vectors(
     assert len(fake_server.stats()["embeddings_log"]) == embedded  # vectors from the store
     for name in ("runs.csv", "metrics.csv", "distances.csv"):
         assert (again / name).read_bytes() == (first / name).read_bytes(), name
+    host = fake_server.base_url.split("//")[1].split("/")[0]
+    embedders = set(pd.read_csv(again / "metrics.csv")["embedder"])
+    assert embedders == {f"openai:text-embedding-3-small@{host}"}
 
 
 def test_probe_fail_on_drift_exits_1_when_a_seeded_probe_changes(isolated_env, tmp_path):

@@ -165,7 +165,7 @@ def test_rfc4180_structure_and_stable_columns(analysis):
     assert distances_csv(analysis, experiment_id=1).split("\r\n", 1)[0] == ",".join(
         DISTANCES_COLUMNS
     )
-    assert METRICS_COLUMNS[1:] == ("arm", *list(ArmMetrics.__dataclass_fields__)[1:])
+    assert METRICS_COLUMNS[2:] == ("arm", *list(ArmMetrics.__dataclass_fields__)[1:])
 
 
 def test_numbers_stay_numbers_even_when_negative():
@@ -200,9 +200,11 @@ def test_every_text_column_is_escaped_and_numbers_are_not():
         assert not record[column].startswith("'"), column
     ok = hostile.with_changes(error_type=None, error_message=None)
     analysis = analyze([ok, ok.with_changes(run_index=1)], AxisEmbedder(), None)
+    analysis.embedder_id = "=embedder@host"  # an id partly from configuration
     metrics_row = list(csv.reader(io.StringIO(metrics_csv(analysis, experiment_id=1))))[1]
     distances_row = list(csv.reader(io.StringIO(distances_csv(analysis, experiment_id=1))))[1]
-    assert metrics_row[1] == distances_row[1] == "'＠arm"
+    assert metrics_row[1] == distances_row[1] == "'=embedder@host"
+    assert metrics_row[2] == distances_row[2] == "'＠arm"
 
 
 def test_runs_round_trip_through_pandas():
@@ -233,7 +235,9 @@ def test_metrics_and_distances_round_trip_through_pandas(analysis):
         analysis.arm("unseeded").metrics.mean_pairwise_distance,
         analysis.arm("seeded").metrics.mean_pairwise_distance,
     ]
+    assert metrics["embedder"].tolist() == ["test:axis", "test:axis"]
     distances = pd.read_csv(io.StringIO(distances_csv(analysis, experiment_id="exp-7")))
+    assert set(distances["embedder"]) == {"test:axis"}
     assert len(distances) == 3 + 10  # 3 successful unseeded runs, 5 seeded runs: n(n-1)/2 pairs
     unseeded = distances[distances["arm"] == "unseeded"]
     assert unseeded[["run_i", "run_j"]].values.tolist() == [[0, 1], [0, 2], [1, 2]]

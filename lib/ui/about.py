@@ -51,7 +51,9 @@ MEASURES: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "Mean / median / max pairwise distance",
-        "Cosine distance over every pair of runs in the arm; embeddings by all-MiniLM-L6-v2.",
+        "Cosine distance over every pair of runs in the arm; embeddings by the embedded "
+        "all-MiniLM-L6-v2, or by the configured OpenAI embedding model when chosen above the "
+        "results (distances compare only within one embedding model).",
         "—",
     ),
     ("Exact-match rate", "Share of runs 1..N-1 whose text is identical to run 0.", "—"),

@@ -60,9 +60,11 @@ def _cached_analysis(
     return analyze(_completions, _embedder, arm_order=list(arm_order))  # type: ignore[arg-type]
 
 
-def analysis_for(settings: Settings, experiment: StoredExperiment) -> ExperimentAnalysis:
+def analysis_for(
+    settings: Settings, experiment: StoredExperiment, embedder_kind: str = "local"
+) -> ExperimentAnalysis:
     """The cached analysis of a stored experiment (raises ResourceError / EmbeddingError)."""
-    embedder = resources.embedder(settings, "local")
+    embedder = resources.embedder(settings, embedder_kind)
     return _cached_analysis(
         experiment.summary.id,
         len(experiment.completions),
@@ -83,10 +85,17 @@ def render_results(settings: Settings, experiment: StoredExperiment, *, key: str
             "finished. Run it again from the Compare page."
         )
         return
+    embedder_kind = _choose_embedder(settings, key)
     try:
-        analysis = analysis_for(settings, experiment)
+        analysis = analysis_for(settings, experiment, embedder_kind)
     except (resources.ResourceError, EmbeddingError) as exc:
-        st.error(f"The outputs could not be measured: {exc}")
+        reason = str(exc).rstrip(".")
+        fix = (
+            " Choose the embedded all-MiniLM-L6-v2 above instead."
+            if embedder_kind == "openai"
+            else ""
+        )
+        st.error(escape_markdown(f"The outputs could not be measured: {reason}.{fix}"))
         analysis = None
     if analysis is None:
         _arms_without_measures(settings, experiment, key)
@@ -96,6 +105,28 @@ def render_results(settings: Settings, experiment: StoredExperiment, *, key: str
     _charts(analysis, key)
     _diff_view(analysis, key)
     _downloads(experiment, analysis, key)
+
+
+def _choose_embedder(settings: Settings, key: str) -> str:
+    """The embedded MiniLM measures distances, unless the user picks the configured OpenAI(-
+    compatible) embeddings, offered only where the remote backend is configured and allowed."""
+    if not (settings.openai_configured and "openai" in settings.allowed_providers):
+        return "local"
+    host = settings.base_url_host or "api.openai.com"
+    labels = {
+        "local": "all-MiniLM-L6-v2 (embedded, free)",
+        "openai": f"{settings.openai_embedding_model} at {host}",
+    }
+    choice = st.radio(
+        "Measure distances with",
+        list(labels),
+        format_func=labels.__getitem__,
+        horizontal=True,
+        key=f"{key}_embedder",
+        help="Cosine distances only compare within one embedding model. Vectors are cached: "
+        "switching back and forth embeds each text once per model.",
+    )
+    return choice or "local"
 
 
 def _header(experiment: StoredExperiment) -> None:
@@ -336,6 +367,8 @@ def _replay(
 
 def _charts(analysis: ExperimentAnalysis, key: str) -> None:
     st.subheader("Distances")
+    if analysis.embedder_id:
+        st.caption(f"Cosine distances between embeddings from {code_span(analysis.embedder_id)}.")
     scale_col, _ = st.columns([1, 3])
     scale = scale_col.selectbox(
         "Colour scale", COLOR_SCALES, key=f"{key}_colorscale", help="Display only: nothing reruns."
@@ -355,7 +388,11 @@ def heatmap_figures(analysis: ExperimentAnalysis, colorscale: str) -> list[go.Fi
     ceiling = max(measured, default=0.0) or 1.0  # all zeros: an honest 0..1 scale
     figures = []
     for start in range(0, len(analysis.arms), ARMS_PER_ROW):
-        part = ExperimentAnalysis(analysis.arms[start : start + ARMS_PER_ROW], between_arms=[])
+        part = ExperimentAnalysis(
+            analysis.arms[start : start + ARMS_PER_ROW],
+            between_arms=[],
+            embedder_id=analysis.embedder_id,
+        )
         figure = arms_heatmaps(part, colorscale=colorscale)
         figure.update_layout(coloraxis_cmax=ceiling)
         if start:  # the first figure's title covers them all; no room kept for another

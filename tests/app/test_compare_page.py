@@ -224,6 +224,11 @@ def test_generation_on_the_embedded_model_shows_both_arms_and_their_measures(mak
     ):
         assert labels.count(measure) == 2, measure
     assert "Mean distance unseeded vs seeded" in labels
+    # No OpenAI configured: the embedded MiniLM measures, with no choice offered.
+    assert not [r for r in at.radio if r.key == "cmp_embedder"]
+    assert "Cosine distances between embeddings from `local:all-MiniLM-L6-v2`." in [
+        c.value for c in at.caption
+    ]
     distinct = [m.value for m in at.metric if m.label == "Distinct outputs"]
     seeded_texts = set(texts_of(stored, "seeded"))
     unseeded_texts = set(texts_of(stored, "unseeded"))

@@ -220,3 +220,48 @@ def test_a_server_that_is_down_is_reported_per_run_not_as_a_traceback(make_app, 
     assert "Traceback" not in page_text(at)
     (status,) = at.status
     assert status.label.startswith("Done: 2 runs") and status.label.endswith(", 2 failed")
+
+
+def test_distances_can_be_measured_with_the_configured_embeddings(make_app, remote, store):
+    """The embedded MiniLM measures by default; the configured OpenAI-compatible embeddings are
+    one click away, and switching back and forth embeds each text once per model."""
+    server = remote()
+    at = choose_remote(make_app())
+    generate(at, runs=2, max_tokens=6)
+    choice = at.radio(key="cmp_embedder")
+    assert choice.value == "local"
+    assert choice.options == [
+        "all-MiniLM-L6-v2 (embedded, free)",
+        f"text-embedding-3-small at 127.0.0.1:{server.port}",
+    ]
+    assert "Cosine distances between embeddings from `local:all-MiniLM-L6-v2`." in [
+        c.value for c in at.caption
+    ]
+    assert server.stats()["embeddings_log"] == []  # nothing sent for embedding unless asked
+
+    choice.set_value("openai").run()
+    assert not at.exception and not at.error
+    remote_id = f"openai:text-embedding-3-small@127.0.0.1:{server.port}"
+    assert f"Cosine distances between embeddings from `{remote_id}`." in [
+        c.value for c in at.caption
+    ]
+    assert len([m for m in at.metric if m.label == "Mean pairwise distance"]) == 2
+    calls = len(server.stats()["embeddings_log"])
+    assert calls >= 1
+    at.radio(key="cmp_embedder").set_value("local").run()
+    at.radio(key="cmp_embedder").set_value("openai").run()
+    assert len(server.stats()["embeddings_log"]) == calls  # cached, not embedded again
+    assert server.stats()["requests"]["chat"] == 4  # and nothing regenerated
+
+
+def test_a_failing_embeddings_endpoint_keeps_the_runs_on_the_page(make_app, remote, store):
+    # A model named fault-500 always gets HTTP 500 from the test server; chat still works.
+    remote(OPENAI_EMBEDDING_MODEL="fault-500", OPENAI_MAX_RETRIES="0")
+    at = choose_remote(make_app())
+    generate(at, runs=1, max_tokens=4)
+    at.radio(key="cmp_embedder").set_value("openai").run()
+    assert not at.exception
+    (error,) = [e.value.replace("\\", "") for e in at.error]  # drop Markdown escapes
+    assert error.startswith("The outputs could not be measured: embedding with fault-500 failed")
+    assert error.endswith("Choose the embedded all-MiniLM-L6-v2 above instead.")
+    assert len([c for c in at.code if c.language != "diff"]) == 2  # the runs are still shown
