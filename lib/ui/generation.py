@@ -129,7 +129,7 @@ def run_generation(
         action = "Saving" if exc.callback == "sink" else "Showing"
         problem = (
             f"Generation stopped: {action} run {lost.run_index} of arm {lost.arm_label!r} "
-            f"failed ({exc.__cause__ or exc}). The {runs} runs saved before it are kept."
+            f"failed ({exc.__cause__ or exc}). The {runs} runs saved so far are kept."
         )
     finally:
         # Also reached when Streamlit stops this script run (Cancel): mark it cancelled.

@@ -403,7 +403,7 @@ def test_a_database_failure_mid_run_stops_and_keeps_what_was_saved(make_app, sto
     assert "simulated disk full" in status.label.replace("\\", "")
     (error,) = [e.value.replace("\\", "") for e in at.error]  # drop Markdown escapes
     assert "Generation stopped: Saving run 1 of arm 'unseeded' failed" in error
-    assert "simulated disk full" in error and "The 2 runs saved before it are kept" in error
+    assert "simulated disk full" in error and "The 2 runs saved so far are kept" in error
     # The two saved runs are shown, marked interrupted.
     assert len([c for c in at.code if c.language != "diff"]) == 2
     assert "interrupted" in page_text(at)
