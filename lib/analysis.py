@@ -163,6 +163,4 @@ def analyze(
             if first.texts and second.texts:
                 distance = metrics.mean_cross_arm_distance(first.vectors, second.vectors)
             between.append((first.label, second.label, distance))
-    return ExperimentAnalysis(
-        arms=arms, between_arms=between, embedder_id=getattr(embedder, "id", None)
-    )
+    return ExperimentAnalysis(arms=arms, between_arms=between, embedder_id=embedder.id)

@@ -14,7 +14,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from lib.analysis import ArmAnalysis, ExperimentAnalysis, analyze
 from lib.charts import arms_heatmaps, distance_distribution, distinct_output_frequency
-from lib.embeddings import EmbeddingError
+from lib.embeddings import LOCAL_MODEL_NAME, EmbeddingError
 from lib.export import distances_csv, metrics_csv, runs_csv
 from lib.providers.base import Completion
 from lib.runner import plan_requests
@@ -91,7 +91,7 @@ def render_results(settings: Settings, experiment: StoredExperiment, *, key: str
     except (resources.ResourceError, EmbeddingError) as exc:
         reason = str(exc).rstrip(".")
         fix = (
-            " Choose the embedded all-MiniLM-L6-v2 above instead."
+            f" Choose the embedded {LOCAL_MODEL_NAME} above instead."
             if embedder_kind == "openai"
             else ""
         )
@@ -114,7 +114,7 @@ def _choose_embedder(settings: Settings, key: str) -> str:
         return "local"
     host = settings.base_url_host or "api.openai.com"
     labels = {
-        "local": "all-MiniLM-L6-v2 (embedded, free)",
+        "local": f"{LOCAL_MODEL_NAME} (embedded, free)",
         "openai": f"{settings.openai_embedding_model} at {host}",
     }
     choice = st.radio(
