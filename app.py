@@ -1,9 +1,8 @@
 """Seedscope: router over the pages in pages/ and the shared sidebar, nothing else."""
 
 import streamlit as st
-
-from lib.ui.resources import settings_or_stop
-from lib.ui.sidebar import render_backend_status
+from seedscope.ui.resources import settings_or_stop
+from seedscope.ui.sidebar import render_backend_status
 
 st.set_page_config(page_title="Seedscope", page_icon="🎲", layout="wide")
 

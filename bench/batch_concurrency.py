@@ -4,7 +4,7 @@
 
 2 arms x 50 runs (unseeded t=0.7, seed 123 t=0) against the project's fake OpenAI-compatible
 server (tests/fake_openai_server.py) answering every call after 200 ms.
-- runner:     lib.runner.run_spec_sync with OpenAICompatProvider at concurrency 16
+- runner:     seedscope.runner.run_spec_sync with OpenAICompatProvider at concurrency 16
 - sequential: the cookbook notebook's pattern, `client.chat.completions.create` in a loop
 The runner is timed --repeats times and the best is kept (other processes share the cores).
 Targets: runner wall time within 1.10x of the ideal ceil(100/16) x 200 ms, and at least 9x
@@ -23,10 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 import openai  # noqa: E402
+from seedscope.providers.openai_compat import OpenAICompatProvider  # noqa: E402
+from seedscope.runner import plan_requests, run_spec_sync  # noqa: E402
+from seedscope.spec import ExperimentSpec, preset_arms  # noqa: E402
 
-from lib.providers.openai_compat import OpenAICompatProvider  # noqa: E402
-from lib.runner import plan_requests, run_spec_sync  # noqa: E402
-from lib.spec import ExperimentSpec, preset_arms  # noqa: E402
 from tests.helpers import start_fake_server  # noqa: E402
 
 

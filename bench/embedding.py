@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/embedding.py [--texts N] [--repeats N]
 
-1. Texts per second: lib.embeddings' CachingEmbedder(LocalEmbedder()) with an empty cache
+1. Texts per second: seedscope.embeddings' CachingEmbedder(LocalEmbedder()) with an empty cache
    (so every text is really encoded: hashing, dedupe, batching and caching included) vs a bare
    `SentenceTransformer.encode` on the same distinct texts with the same model object.
    Target ratio (ours / bare) >= 0.95.
@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-from lib.embeddings import CachingEmbedder, LocalEmbedder, MemoryVectorCache  # noqa: E402
+from seedscope.embeddings import CachingEmbedder, LocalEmbedder, MemoryVectorCache  # noqa: E402
 
 WORDS = ["mars", "rover", "crew", "orbit", "launch", "dust", "crater", "signal", "red"]
 WORDS += ["planet", "journey", "module", "solar", "wind", "storm", "ice", "canyon", "pilot"]

@@ -5,7 +5,7 @@
 Same GGUF (SmolLM2-135M-Instruct), same load settings (n_ctx, n_batch, n_threads), same
 requests (the cookbook prompt, seed 123, temperature 0.7), so both sides generate the same
 tokens.
-- provider:     lib.runner.run_spec_sync on LocalProvider (thread hop, lock, context reset
+- provider:     seedscope.runner.run_spec_sync on LocalProvider (thread hop, lock, context reset
                 before every call, Completion records)
 - bare:         a `Llama.create_chat_completion` loop on the provider's own Llama object
 - bare + reset: the same loop calling `Llama.reset()` first, i.e. the provider's per-call work
@@ -29,10 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 import llama_cpp  # noqa: E402
-
-from lib.providers.local import LocalProvider, default_model_path  # noqa: E402
-from lib.runner import run_spec_sync  # noqa: E402
-from lib.spec import DEFAULT_PROMPT, DEFAULT_SYSTEM, ExperimentSpec  # noqa: E402
+from seedscope.providers.local import LocalProvider, default_model_path  # noqa: E402
+from seedscope.runner import run_spec_sync  # noqa: E402
+from seedscope.spec import DEFAULT_PROMPT, DEFAULT_SYSTEM, ExperimentSpec  # noqa: E402
 
 SEED = 123
 TEMPERATURE = 0.7

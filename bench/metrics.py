@@ -1,11 +1,11 @@
-"""Benchmark lib.metrics and lib.analysis against their references, side by side in one run.
+"""Benchmark the metrics and analysis modules against their references, side by side in one run.
 
     .venv/bin/python bench/metrics.py [--repeats N]
 
-1. Pairwise cosine distances of 2000 x 384 vectors: lib.metrics.cosine_distance_matrix vs
+1. Pairwise cosine distances of 2000 x 384 vectors: seedscope.metrics.cosine_distance_matrix vs
    scipy.spatial.distance.pdist(..., "cosine"). Target ratio (ours / scipy) <= 1.0.
 2. Normalized edit distance matrix of 200 texts of ~1000 characters: rapidfuzz.process.cdist
-   (lib.metrics.edit_distance_matrix) vs a plain Python loop over rapidfuzz's single-pair call.
+   (metrics.edit_distance_matrix) vs a plain Python loop over rapidfuzz's single-pair call.
 3. Full analysis of a 2 x 100 batch end to end with the embedded MiniLM embedder: a cold cache
    (every distinct text embedded) vs a warm one (a re-rendered view: nothing re-embedded).
 
@@ -28,10 +28,10 @@ from scipy.spatial.distance import pdist
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-from lib import metrics  # noqa: E402
-from lib.analysis import analyze  # noqa: E402
-from lib.embeddings import CachingEmbedder, LocalEmbedder, MemoryVectorCache  # noqa: E402
-from lib.providers.base import Completion  # noqa: E402
+from seedscope import metrics  # noqa: E402
+from seedscope.analysis import analyze  # noqa: E402
+from seedscope.embeddings import CachingEmbedder, LocalEmbedder, MemoryVectorCache  # noqa: E402
+from seedscope.providers.base import Completion  # noqa: E402
 
 WORDS = ["mars", "rover", "crew", "orbit", "launch", "dust", "crater", "signal", "red"]
 WORDS += ["planet", "journey", "module", "solar", "wind", "storm", "ice", "canyon", "pilot"]
@@ -74,7 +74,7 @@ def bench_cosine(repeats: int) -> None:
     error = np.max(np.abs(metrics.upper_triangle(full) - pdist(vectors, "cosine")))
     report(
         "cosine distances, 2000 x 384 vectors (full matrix vs condensed pdist)",
-        "lib.metrics.cosine_distance_matrix",
+        "seedscope.metrics.cosine_distance_matrix",
         ours,
         'scipy pdist(..., "cosine")',
         ref,

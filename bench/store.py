@@ -32,10 +32,10 @@ from sqlalchemy import bindparam, event, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-from lib.providers.base import Completion  # noqa: E402
-from lib.spec import validate_spec  # noqa: E402
-from lib.store import Store  # noqa: E402
-from lib.store_schema import experiments, runs  # noqa: E402
+from seedscope.providers.base import Completion  # noqa: E402
+from seedscope.spec import validate_spec  # noqa: E402
+from seedscope.store import Store  # noqa: E402
+from seedscope.store.schema import experiments, runs  # noqa: E402
 
 WORDS = ["mars", "rover", "crew", "orbit", "launch", "dust", "crater", "signal", "red"]
 WORDS += ["planet", "journey", "module", "solar"]

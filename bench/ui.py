@@ -1,5 +1,5 @@
 """Benchmark the dashboard: click Generate -> both heatmaps visible, against the same batch
-through `python -m lib compare`, side by side in one run.
+through `python -m seedscope compare`, side by side in one run.
 
     .venv/bin/python bench/ui.py [--repeats N] [--max-tokens N]
 
@@ -9,7 +9,7 @@ seed 123 at 0), max_tokens 200 by default. Each repeat, alternately:
 - page: a fresh browser session on a running `streamlit run app.py` (headless Debian Chromium,
   laptop-sized window), click Generate, stop the clock when both heatmaps are drawn. The
   generation's own model time is the sum of the stored runs' latencies.
-- CLI: `python -m lib compare --preset cookbook --format json` as a subprocess (process start,
+- CLI: `python -m seedscope compare --preset cookbook --format json` as a subprocess (process start,
   model and embedder load, generation, embedding, metrics, JSON); its model time is again the
   sum of the runs' latencies.
 
@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
 from playwright.sync_api import sync_playwright  # noqa: E402
+from seedscope.store import Store  # noqa: E402
 
-from lib.store import Store  # noqa: E402
 from tests.e2e.e2e_server import CHROMIUM, CHROMIUM_ARGS, start_app  # noqa: E402
 from tests.e2e.ui_actions import open_app, set_number, wait_for_heatmaps  # noqa: E402
 from tests.helpers import stop_process  # noqa: E402
@@ -73,11 +73,11 @@ def model_seconds(store: Store) -> float:
 
 
 def cli_run(env: dict[str, str], runs: int, max_tokens: int) -> tuple[float, float]:
-    """(wall seconds, model seconds) of `python -m lib compare` on the same batch."""
+    """(wall seconds, model seconds) of `python -m seedscope compare` on the same batch."""
     command = [
         sys.executable,
         "-m",
-        "lib",
+        "seedscope",
         "compare",
         "--preset",
         "cookbook",

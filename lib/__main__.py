@@ -1,7 +1,7 @@
-"""`python -m lib ...`: Seedscope's experiments, headless."""
+"""`python -m seedscope ...`: Seedscope's experiments, headless."""
 
 import sys
 
-from lib.cli import main
+from seedscope.cli import main
 
 sys.exit(main())

@@ -4,7 +4,7 @@ Only successful runs (`Completion.ok`) are measured; failed runs are counted in 
 and appear nowhere else. "Run 0" of an arm is its first successful run by run index.
 All successful texts of the experiment are embedded in one call (the CachingEmbedder embeds
 each distinct text once). A successful but empty output is not sent to the embedder (remote
-APIs reject empty input); it gets the zero vector, which `lib.metrics` places at cosine
+APIs reject empty input); it gets the zero vector, which `seedscope.metrics` places at cosine
 distance 0 from another empty output and 1 from any other output.
 """
 
@@ -15,15 +15,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-
-from lib import metrics
-from lib.embeddings import Embedder
-from lib.providers.base import Completion
+from seedscope import metrics
+from seedscope.embeddings import Embedder
+from seedscope.providers.base import Completion
 
 
 @dataclass(frozen=True)
 class ArmMetrics:
-    """The headline measures of one arm; None where a measure is undefined (see lib.metrics)."""
+    """The headline measures of one arm; None where a measure is undefined (see metrics.py)."""
 
     label: str
     runs: int

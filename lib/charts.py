@@ -22,9 +22,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
-
-from lib.analysis import ArmAnalysis, ExperimentAnalysis
-from lib.metrics import upper_triangle
+from seedscope.analysis import ArmAnalysis, ExperimentAnalysis
+from seedscope.metrics import upper_triangle
 
 SNIPPET_CHARS = 80
 CELL_VALUES_MAX_RUNS = 12  # print distances inside heatmap cells up to this many runs

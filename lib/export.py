@@ -24,9 +24,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lib.analysis import ArmMetrics, ExperimentAnalysis
-from lib.metrics import upper_triangle
-from lib.providers.base import Completion
+from seedscope.analysis import ArmMetrics, ExperimentAnalysis
+from seedscope.metrics import upper_triangle
+from seedscope.providers.base import Completion
 
 FORMULA_STARTS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 

@@ -17,7 +17,7 @@ Keys of a probe (and of [defaults]): name, prompt, system, provider ("local" | "
 model, base_url (openai only), seed, temperature, top_p, runs, max_tokens. Every probe is
 validated like an experiment spec before anything runs.
 
-`run_probes` runs each probe through lib.runner, stores it (labelled with the probe name),
+`run_probes` runs each probe through seedscope.runner, stores it (labelled with the probe name),
 and compares it with the previous stored run of the same probe and the exact same request:
 did the set of output texts change, did the set of fingerprints change? A seeded probe
 whose outputs changed has *drifted*.
@@ -33,12 +33,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lib.providers.base import Completion, Provider
-from lib.runner import ProgressEvent, RunnerCallbackError, run_spec_sync
-from lib.spec import DEFAULT_SYSTEM, LOCAL_MODEL_NAME, ExperimentSpec, Limits, SpecError
-from lib.spec import validate_spec as validate_experiment
-from lib.store import Store, StoreError
-from lib.store_schema import request_key
+from seedscope.providers.base import Completion, Provider, request_key
+from seedscope.runner import ProgressEvent, RunnerCallbackError, run_spec_sync
+from seedscope.spec import DEFAULT_SYSTEM, LOCAL_CHAT_MODEL, ExperimentSpec, Limits, SpecError
+from seedscope.spec import validate_spec as validate_experiment
+from seedscope.store import Store, StoreError
 
 PROBE_KEYS = (
     "name",
@@ -113,7 +112,7 @@ def _probe_problems(index: int, entry: Any) -> tuple[str, list[str]]:
 def _build_probe(entry: dict[str, Any], where: str, limits: Limits) -> Probe:
     provider = entry["provider"]
     model = entry.get("model")
-    placeholder = model if model is not None else LOCAL_MODEL_NAME  # replaced at run time
+    placeholder = model if model is not None else LOCAL_CHAT_MODEL  # replaced at run time
     data = {
         "prompt": entry["prompt"],
         "system": entry.get("system", DEFAULT_SYSTEM),
@@ -380,10 +379,10 @@ def run_probes(
     """Run every probe in order, store it and compare it with its previous run.
 
     A probe whose backend cannot be built is reported with status "error" and the others
-    still run. `provider_factory` defaults to lib.providers.factory.make_provider.
+    still run. `provider_factory` defaults to seedscope.providers.factory.make_provider.
     """
     if provider_factory is None:
-        from lib.providers.factory import make_provider
+        from seedscope.providers.factory import make_provider
 
         provider_factory = make_provider
     results = []

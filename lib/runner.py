@@ -11,6 +11,10 @@ How a run goes
   surfaces right there.
 - Every call is a real call: nothing here caches or deduplicates generation requests.
 
+Resuming
+- `previous` holds the runs an earlier attempt already stored: they are not planned again (by
+  arm and run index), and progress starts from them. The outcome holds only the new runs.
+
 Stopping
 - `cancel` (a threading.Event): checked before each new call starts. Calls in flight finish and
   are kept; the outcome has `cancelled=True`.
@@ -30,11 +34,17 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from lib.providers.base import Completion, CompletionRequest, Provider, failed_completion, utc_now
-from lib.spec import ExperimentSpec, SpecError, seed_problems
+from seedscope.providers.base import (
+    Completion,
+    CompletionRequest,
+    Provider,
+    failed_completion,
+    utc_now,
+)
+from seedscope.spec import ExperimentSpec, SpecError, seed_problems
 
 DEFAULT_CONCURRENCY = 8
 
@@ -79,8 +89,14 @@ Sink = Callable[[Completion], None]
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
-def plan_requests(spec: ExperimentSpec) -> list[CompletionRequest]:
-    """One request per run, interleaved across arms: run 0 of every arm, then run 1, ..."""
+def plan_requests(
+    spec: ExperimentSpec, previous: Sequence[Completion] = ()
+) -> list[CompletionRequest]:
+    """One request per run, interleaved across arms: run 0 of every arm, then run 1, ...
+
+    Runs already in `previous` (same arm label and run index) are left out.
+    """
+    done = {(c.arm_label, c.run_index) for c in previous}
     longest = max(arm.runs for arm in spec.arms)
     return [
         CompletionRequest(
@@ -96,7 +112,7 @@ def plan_requests(spec: ExperimentSpec) -> list[CompletionRequest]:
         )
         for index in range(longest)
         for arm in spec.arms
-        if index < arm.runs
+        if index < arm.runs and (arm.label, index) not in done
     ]
 
 
@@ -110,11 +126,15 @@ def effective_concurrency(provider: Provider, concurrency: int | None) -> int:
 
 
 class _Progress:
-    def __init__(self, spec: ExperimentSpec):
+    def __init__(self, spec: ExperimentSpec, previous: Sequence[Completion] = ()):
         self.total = spec.total_runs
         self.totals = {arm.label: arm.runs for arm in spec.arms}
         self.done = dict.fromkeys(self.totals, 0)
         self.failed = dict.fromkeys(self.totals, 0)
+        for completion in previous:
+            if completion.arm_label in self.totals:
+                self.done[completion.arm_label] += 1
+                self.failed[completion.arm_label] += 0 if completion.ok else 1
 
     def record(self, completion: Completion) -> ProgressEvent:
         label = completion.arm_label
@@ -153,13 +173,16 @@ async def run_spec(
     on_progress: ProgressCallback | None = None,
     concurrency: int | None = None,
     cancel: threading.Event | None = None,
+    previous: Sequence[Completion] = (),
 ) -> RunOutcome:
-    """Run every arm of `spec` on `provider`; see the module docstring for the guarantees."""
+    """Run every arm of `spec` on `provider` (but the runs in `previous`); see the module
+    docstring for the guarantees."""
     problems = seed_problems(spec, provider.name)  # a spec built without validate_spec
     if problems:
         raise SpecError(problems)
     limit = effective_concurrency(provider, concurrency)
-    pending = deque(plan_requests(spec))
+    pending = deque(plan_requests(spec, previous))
+    planned = len(pending)
     finished: asyncio.Queue[Completion | None] = asyncio.Queue()
     stop = asyncio.Event()  # set when a callback failed: no new calls
 
@@ -175,7 +198,7 @@ async def run_spec(
             finished.put_nowait(None)  # this worker is done (or was cancelled)
 
     workers = [asyncio.create_task(worker()) for _ in range(min(limit, len(pending)))]
-    progress = _Progress(spec)
+    progress = _Progress(spec, previous)
     received: list[Completion] = []
     running = len(workers)
     try:
@@ -195,7 +218,7 @@ async def run_spec(
         closer = getattr(provider, "aclose", None)
         if closer is not None:
             await closer()
-    return RunOutcome(_ordered(received, spec), cancelled=len(received) < spec.total_runs)
+    return RunOutcome(_ordered(received, spec), cancelled=len(received) < planned)
 
 
 def _deliver(
@@ -228,6 +251,7 @@ def run_spec_sync(
     on_progress: ProgressCallback | None = None,
     concurrency: int | None = None,
     cancel: threading.Event | None = None,
+    previous: Sequence[Completion] = (),
 ) -> RunOutcome:
     """`run_spec` in a fresh event loop on this thread (callbacks run on this thread)."""
     return asyncio.run(
@@ -238,5 +262,6 @@ def run_spec_sync(
             on_progress=on_progress,
             concurrency=concurrency,
             cancel=cancel,
+            previous=previous,
         )
     )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 DEFAULT_PROMPT = "Generate a short excerpt of news about a journey to Mars."
 DEFAULT_SYSTEM = "You are a helpful assistant."
-LOCAL_MODEL_NAME = "SmolLM2-135M-Instruct"
+LOCAL_CHAT_MODEL = "SmolLM2-135M-Instruct"
 PROVIDERS = ("local", "openai")
 PRESETS = ("cookbook", "seed-only", "grid")
 
@@ -94,7 +94,7 @@ class ExperimentSpec(BaseModel):
     prompt: str = DEFAULT_PROMPT
     system: str = DEFAULT_SYSTEM
     provider: Literal["local", "openai"] = "local"
-    model: str = LOCAL_MODEL_NAME
+    model: str = LOCAL_CHAT_MODEL
     max_tokens: int = 200
     top_p: float = 1.0
     arms: list[Arm] = Field(default_factory=list)

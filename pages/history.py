@@ -1,6 +1,6 @@
 """History: past experiments, filterable; open one to see its results, export or delete it."""
 
-from lib.ui.errors import run_page
-from lib.ui.history_page import render_history_page
+from seedscope.ui.errors import run_page
+from seedscope.ui.history_page import render_history_page
 
 run_page(render_history_page)

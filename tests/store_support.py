@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from seedscope.providers.base import Completion
+from seedscope.spec import ExperimentSpec, validate_spec
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-
-from lib.providers.base import Completion
-from lib.spec import ExperimentSpec, validate_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 ENSURE_POSTGRES = ROOT / "scripts" / "ensure_postgres.sh"

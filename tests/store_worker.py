@@ -15,8 +15,9 @@ import argparse
 import time
 from pathlib import Path
 
-from lib.providers.base import utc_now
-from lib.store import Store
+from seedscope.providers.base import utc_now
+from seedscope.store import Store
+
 from tests.store_support import make_completion, make_spec
 
 

@@ -1,4 +1,4 @@
-"""lib.analysis with the real MiniLM embedder: per-arm measures, failed runs, between arms."""
+"""seedscope.analysis with the real MiniLM embedder: per-arm measures, failed runs, between arms."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
-
-from lib.analysis import ArmMetrics, analyze
-from lib.embeddings import CachingEmbedder, LocalEmbedder
-from lib.providers.base import Completion
+from seedscope.analysis import ArmMetrics, analyze
+from seedscope.embeddings import CachingEmbedder, LocalEmbedder
+from seedscope.providers.base import Completion
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 UNSEEDED = [

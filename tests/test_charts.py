@@ -1,4 +1,4 @@
-"""lib.charts: figures inspected through fig.data and fig.layout, not as images."""
+"""seedscope.charts: figures inspected through fig.data and fig.layout, not as images."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-
-from lib import charts
-from lib.analysis import ExperimentAnalysis, analyze
-from lib.metrics import upper_triangle
-from lib.providers.base import Completion
+from seedscope import charts
+from seedscope.analysis import ExperimentAnalysis, analyze
+from seedscope.metrics import upper_triangle
+from seedscope.providers.base import Completion
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 XSS = '<script>alert("x")</script> & <b>bold</b>'

@@ -1,4 +1,4 @@
-"""`python -m lib`: the headless front, run as users run it (subprocesses) where stdout matters."""
+"""`python -m seedscope`: the headless front, run as users run it (subprocesses) for stdout."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from seedscope.cli import build_parser, main, spec_from_args
+from seedscope.settings import Settings
+from seedscope.spec import DEFAULT_PROMPT, DEFAULT_SYSTEM, LOCAL_CHAT_MODEL
 
-from lib.cli import build_parser, main, spec_from_args
-from lib.settings import Settings
-from lib.spec import DEFAULT_PROMPT, DEFAULT_SYSTEM, LOCAL_MODEL_NAME
 from tests.helpers import free_port, start_fake_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ def run_cli(*args: str, database: Path) -> subprocess.CompletedProcess[str]:
     env.pop("OPENAI_API_KEY", None)
     env.pop("OPENAI_BASE_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "lib", *args],
+        [sys.executable, "-m", "seedscope", *args],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -169,7 +169,7 @@ def test_flag_defaults_follow_the_notebook():
     assert (spec.prompt, spec.system) == (DEFAULT_PROMPT, DEFAULT_SYSTEM)
     assert (spec.provider, spec.model, spec.max_tokens, spec.top_p) == (
         "local",
-        LOCAL_MODEL_NAME,
+        LOCAL_CHAT_MODEL,
         200,
         1.0,
     )

@@ -1,4 +1,4 @@
-"""lib.embeddings: the real MiniLM model, a real OpenAI-compatible HTTP server, and the cache."""
+"""seedscope.embeddings: the real MiniLM model, a real OpenAI-compatible server, the cache."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import threading
 
 import numpy as np
 import pytest
-
-from lib.embeddings import (
+from seedscope.embeddings import (
     CachingEmbedder,
     Embedder,
     EmbeddingError,
@@ -22,8 +21,9 @@ from lib.embeddings import (
     make_embedder,
     text_sha256,
 )
-from lib.metrics import cosine_distance_matrix
-from lib.settings import Settings
+from seedscope.metrics import cosine_distance_matrix
+from seedscope.settings import Settings
+
 from tests.helpers import free_port, start_fake_server
 
 SECRET_KEY = "sk-test-secret-0123456789abcdef"

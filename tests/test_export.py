@@ -1,4 +1,4 @@
-"""lib.export: exact bytes against golden files, formula escaping, pandas round trip."""
+"""seedscope.export: exact bytes against golden files, formula escaping, pandas round trip."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from lib.analysis import ArmMetrics, ExperimentAnalysis, analyze
-from lib.export import (
+from seedscope.analysis import ArmMetrics, ExperimentAnalysis, analyze
+from seedscope.export import (
     DISTANCES_COLUMNS,
     METRICS_COLUMNS,
     RUNS_COLUMNS,
@@ -24,8 +23,8 @@ from lib.export import (
     runs_csv,
     write_exports,
 )
-from lib.providers.base import Completion
-from lib.settings import Settings
+from seedscope.providers.base import Completion
+from seedscope.settings import Settings
 
 GOLDEN = Path(__file__).with_name("golden")
 START = datetime(2026, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)

@@ -12,18 +12,17 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from lib.providers.base import CompletionRequest
-from lib.providers.factory import make_provider
-from lib.providers.local import (
+from seedscope.providers.base import CompletionRequest
+from seedscope.providers.factory import make_provider
+from seedscope.providers.local import (
     LocalModelError,
     LocalProvider,
     local_fingerprint,
     local_provider_from_settings,
 )
-from lib.runner import plan_requests, run_spec_sync
-from lib.settings import Settings
-from lib.spec import LOCAL_MODEL_NAME, LOCAL_SEED_MAX, ExperimentSpec
+from seedscope.runner import plan_requests, run_spec_sync
+from seedscope.settings import Settings
+from seedscope.spec import LOCAL_CHAT_MODEL, LOCAL_SEED_MAX, ExperimentSpec
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_TOKENS = 24
@@ -42,7 +41,7 @@ def one_request(seed: int | None, temperature: float = 0.7, **changes) -> Comple
         run_index=0,
         prompt="Generate a short excerpt of news about a journey to Mars.",
         system="You are a helpful assistant.",
-        model=LOCAL_MODEL_NAME,
+        model=LOCAL_CHAT_MODEL,
         seed=seed,
         temperature=temperature,
         top_p=1.0,
@@ -56,9 +55,9 @@ def test_identity_and_sharing(local_provider):
     assert local_provider is LocalProvider.shared()
     assert local_provider is local_provider_from_settings(Settings())
     assert local_provider is make_provider(Settings(), "local")
-    assert (local_provider.name, local_provider.model) == ("local", LOCAL_MODEL_NAME)
+    assert (local_provider.name, local_provider.model) == ("local", LOCAL_CHAT_MODEL)
     assert local_provider.max_concurrency == 1 and local_provider.base_url_host is None
-    assert local_provider.list_models() == [LOCAL_MODEL_NAME]
+    assert local_provider.list_models() == [LOCAL_CHAT_MODEL]
     assert re.fullmatch(r"local-[0-9a-f]{10}", local_provider.fingerprint)
 
 
@@ -148,7 +147,7 @@ def test_replay_needs_an_effective_seed(local_provider):
 
 
 def test_fingerprint_is_stable_across_loads(local_provider):
-    code = "from lib.providers.local import LocalProvider; print(LocalProvider().fingerprint)"
+    code = "from seedscope.providers.local import LocalProvider; print(LocalProvider().fingerprint)"
     fresh = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )

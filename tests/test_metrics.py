@@ -1,4 +1,4 @@
-"""lib.metrics against references (scipy, rapidfuzz single-pair calls) and by properties."""
+"""seedscope.metrics against references (scipy, rapidfuzz single-pair calls) and by properties."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from rapidfuzz.distance import Levenshtein
 from scipy.spatial.distance import cdist, cosine, pdist
-
-from lib import metrics
+from seedscope import metrics
 
 RNG = np.random.default_rng(20240611)
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from seedscope.providers.base import CompletionRequest
+from seedscope.providers.factory import ProviderConfigError, make_provider
+from seedscope.providers.openai_compat import ModelListError, OpenAICompatProvider
+from seedscope.settings import Settings
 
-from lib.providers.base import CompletionRequest
-from lib.providers.factory import ProviderConfigError, make_provider
-from lib.providers.openai_compat import ModelListError, OpenAICompatProvider
-from lib.settings import Settings
 from tests.helpers import free_port
 
 SECRET = "sk-never-show-this-0123456789"

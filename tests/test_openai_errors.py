@@ -6,11 +6,10 @@ import asyncio
 import json
 
 import pytest
-
-from lib.embeddings import EmbeddingError, OpenAIEmbedder
-from lib.providers.base import CompletionRequest
-from lib.providers.openai_compat import OpenAICompatProvider
-from lib.providers.openai_errors import (
+from seedscope.embeddings import EmbeddingError, OpenAIEmbedder
+from seedscope.providers.base import CompletionRequest
+from seedscope.providers.openai_compat import OpenAICompatProvider
+from seedscope.providers.openai_errors import (
     CHAT,
     EMBEDDINGS,
     PLACEHOLDER_API_KEY,

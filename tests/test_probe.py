@@ -10,12 +10,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from seedscope.probe import ProbeConfigError, load_probe_config, parse_probe_config, run_probes
+from seedscope.providers.factory import make_provider
+from seedscope.settings import Settings
+from seedscope.spec import Limits
+from seedscope.store import Store
 
-from lib.probe import ProbeConfigError, load_probe_config, parse_probe_config, run_probes
-from lib.providers.factory import make_provider
-from lib.settings import Settings
-from lib.spec import Limits
-from lib.store import Store
 from tests.helpers import free_port, start_fake_server
 from tests.store_support import ROOT
 

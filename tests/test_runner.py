@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
-from lib.providers.base import Completion, CompletionRequest
-from lib.providers.openai_compat import OpenAICompatProvider
-from lib.runner import (
+from seedscope.providers.base import Completion, CompletionRequest
+from seedscope.providers.openai_compat import OpenAICompatProvider
+from seedscope.runner import (
     ProgressEvent,
     RunnerCallbackError,
     effective_concurrency,
@@ -21,7 +20,7 @@ from lib.runner import (
     run_spec,
     run_spec_sync,
 )
-from lib.spec import ExperimentSpec
+from seedscope.spec import ExperimentSpec
 
 
 def make_spec(*arms: tuple[str, int | None, float, int], max_tokens: int = 8) -> ExperimentSpec:

@@ -12,7 +12,7 @@ import json
 import logging
 from pathlib import Path
 
-from lib.cli import main
+from seedscope.cli import main
 
 KEY = "sk-seedscope-leak-check-5f3a9c0e7d21b4a6"
 WRONG_KEY = "sk-wrong-and-quoted-back-8e1b2c3d4f5a6b7c"

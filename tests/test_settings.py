@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from lib.settings import Settings, SettingsError, base_url_host, load_settings
+from seedscope.settings import Settings, SettingsError, base_url_host, load_settings
 
 KEY = "sk-test-0123456789abcdef"
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from lib.providers.openai_compat import OpenAICompatProvider
-from lib.runner import run_spec_sync
-from lib.settings import Settings
-from lib.spec import (
+from seedscope.providers.openai_compat import OpenAICompatProvider
+from seedscope.runner import run_spec_sync
+from seedscope.settings import Settings
+from seedscope.spec import (
     DEFAULT_PROMPT,
     DEFAULT_SYSTEM,
     LOCAL_SEED_MAX,

@@ -1,4 +1,4 @@
-"""lib/store.py: CRUD, filters, paging, timeline, fingerprint changes, drift, embedding cache,
+"""lib/store/: CRUD, filters, paging, timeline, fingerprint changes, drift, embedding cache,
 migrations. Every test runs on SQLite and on a real PostgreSQL (marker `postgres`)."""
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from seedscope.providers.base import request_key, utc_now
+from seedscope.spec import REMOTE_SEED_MAX
+from seedscope.store import Store, StoreError
+from seedscope.store.engine import current_revision, head_revision, resolve_url, upgrade
+from seedscope.store.queries import drift_query, history_query, timeline_query
+from seedscope.store.schema import embedding_cache, experiments, metadata, runs
 from sqlalchemy import create_engine, insert, select, text, update
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from lib.providers.base import utc_now
-from lib.spec import REMOTE_SEED_MAX
-from lib.store import Store, StoreError
-from lib.store_engine import current_revision, head_revision, resolve_url, upgrade
-from lib.store_queries import drift_query, history_query, timeline_query
-from lib.store_schema import embedding_cache, experiments, metadata, request_key, runs
 from tests.store_support import BACKENDS, ROOT, T0, database_url, make_completion, make_spec
 
 
@@ -512,8 +512,8 @@ def test_embedding_cache_survives_reopening(url):
 
 CREATE_AND_EXIT = """
 import sys
-from lib.providers.base import utc_now
-from lib.store import Store
+from seedscope.providers.base import utc_now
+from seedscope.store import Store
 from tests.store_support import make_completion, make_spec
 spec = make_spec()
 store = Store(sys.argv[1])

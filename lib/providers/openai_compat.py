@@ -23,15 +23,14 @@ from typing import Any
 
 import httpx2
 import openai
-
-from lib.providers.base import (
+from seedscope.providers.base import (
     Completion,
     CompletionRequest,
     completion_for,
     failed_completion,
     utc_now,
 )
-from lib.providers.openai_errors import (
+from seedscope.providers.openai_errors import (
     CHAT,
     DEFAULT_HOST,
     PLACEHOLDER_API_KEY,
@@ -39,7 +38,7 @@ from lib.providers.openai_errors import (
     describe_openai_error,
     shorten,
 )
-from lib.settings import base_url_host
+from seedscope.settings import base_url_host
 
 
 class ModelListError(RuntimeError):

@@ -1,6 +1,6 @@
 """Readable reasons for failed calls to an OpenAI-compatible API, and the API key kept out of them.
 
-The chat provider (`openai_compat.py`) and the embedder (`lib/embeddings.py`) share this one
+The chat provider (`openai_compat.py`) and the embedder (`lib/embeddings/`) share this one
 classification of the openai SDK's exceptions and this one place that masks the key, so both
 say the same thing the same way and neither can leak the key into a stored run or a page.
 """

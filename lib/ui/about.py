@@ -4,8 +4,7 @@ where they come from, and how to configure a remote backend."""
 from __future__ import annotations
 
 import streamlit as st
-
-from lib.spec import LOCAL_MODEL_NAME
+from seedscope.spec import LOCAL_CHAT_MODEL
 
 SEEDS = """
 **A seed** asks the backend to sample the same tokens again for the same request. For OpenAI's
@@ -113,7 +112,7 @@ SEEDSCOPE_COST_CONFIRM_TOKENS = 20000          # confirm paid runs above this ma
 SEEDSCOPE_DATABASE_URL = "postgresql+psycopg://user@127.0.0.1/seedscope"
 ```
 
-The same settings drive the command line: `python -m lib compare --preset cookbook`.
+The same settings drive the command line: `python -m seedscope compare --preset cookbook`.
 """
 
 
@@ -124,7 +123,7 @@ def render_about() -> None:
         "that?** Seedscope sends one chat request many times, in arms with and without a fixed "
         "`seed` at chosen temperatures, and measures how far the outputs drift. It grew out of "
         "OpenAI's cookbook notebook on the `seed` parameter and runs offline on an embedded "
-        f"model ({LOCAL_MODEL_NAME}) as well as on OpenAI or any OpenAI-compatible server."
+        f"model ({LOCAL_CHAT_MODEL}) as well as on OpenAI or any OpenAI-compatible server."
     )
     st.header("Seeds and system fingerprints", divider="gray")
     st.markdown(SEEDS)

@@ -1,7 +1,7 @@
 """The Compare page's form: request, backend, preset and arms table, checked as you type.
 
 The form is plain widgets (no `st.form`) so choosing a preset refills the arms table at once.
-Every rerun builds the raw spec data from the widgets and validates it with `lib.spec`; the
+Every rerun builds the raw spec data from the widgets and validates it with `seedscope.spec`; the
 messages sit next to the form and Generate stays disabled until the input is valid.
 """
 
@@ -14,20 +14,19 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-
-from lib.providers.factory import settings_for_endpoint
-from lib.settings import Settings
-from lib.spec import (
+from seedscope.providers.factory import settings_for_endpoint
+from seedscope.settings import Settings
+from seedscope.spec import (
     DEFAULT_PROMPT,
     DEFAULT_SYSTEM,
-    LOCAL_MODEL_NAME,
+    LOCAL_CHAT_MODEL,
     ExperimentSpec,
     Limits,
     SpecError,
     preset_arms,
     validate_spec,
 )
-from lib.ui.text import escape_markdown
+from seedscope.ui.text import escape_markdown
 
 PRESET_LABELS = {
     "cookbook": "Cookbook: unseeded at 0.7 vs seed at 0",
@@ -35,7 +34,7 @@ PRESET_LABELS = {
     "grid": "Grid 2×2: {no seed, seed} × {two temperatures}",
     "custom": "Custom: edit the arms table freely",
 }
-PROVIDER_LABELS = {"local": f"Embedded model ({LOCAL_MODEL_NAME})", "openai": "OpenAI-compatible"}
+PROVIDER_LABELS = {"local": f"Embedded model ({LOCAL_CHAT_MODEL})", "openai": "OpenAI-compatible"}
 ARM_COLUMNS = ["label", "seed", "temperature", "runs"]
 # The preset's two temperature fields: (first, second); the grid crosses both with both arms.
 TEMPERATURE_LABELS = {
@@ -143,7 +142,7 @@ def arms_table(arms: list[dict[str, Any]]) -> pd.DataFrame:
 def _remote_models(
     base_url: str | None, configured_url: str | None, has_key: bool, _settings: Settings
 ) -> list[str]:
-    from lib.providers.openai_compat import OpenAICompatProvider
+    from seedscope.providers.openai_compat import OpenAICompatProvider
 
     settings = settings_for_endpoint(_settings, base_url)
     # Short timeout and no retries: the form waits for this answer.
@@ -189,8 +188,8 @@ def _backend_section(settings: Settings) -> tuple[str, str | None, str]:
     if "openai" in settings.allowed_providers and "openai" not in providers:
         st.caption("OpenAI-compatible backend: set OPENAI_API_KEY or OPENAI_BASE_URL (see About).")
     if provider == "local":
-        st.text_input("Model", value=LOCAL_MODEL_NAME, disabled=True, key="cmp_local_model")
-        return provider, None, LOCAL_MODEL_NAME
+        st.text_input("Model", value=LOCAL_CHAT_MODEL, disabled=True, key="cmp_local_model")
+        return provider, None, LOCAL_CHAT_MODEL
 
     configured = settings.openai_base_url or ""
     if settings.lock_base_url:

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import streamlit as st
-
-from lib.providers.base import Provider
-from lib.settings import Settings
-from lib.store import StoreError
-from lib.ui import resources
-from lib.ui.compare_form import CompareForm, render_compare_form
-from lib.ui.generation import Generation, run_generation, wait_until_settled
-from lib.ui.results import render_results
-from lib.ui.text import escape_markdown
+from seedscope.providers.base import Provider
+from seedscope.settings import Settings
+from seedscope.store import StoreError
+from seedscope.ui import resources
+from seedscope.ui.compare_form import CompareForm, render_compare_form
+from seedscope.ui.generation import Generation, run_generation, wait_until_settled
+from seedscope.ui.results import render_results
+from seedscope.ui.text import escape_markdown
 
 EXPERIMENT_KEY = "cmp_experiment_id"
 GENERATION_KEY = "cmp_generation"
 
 
 def make_remote_provider(settings: Settings, form: CompareForm) -> Provider:
-    from lib.providers.factory import make_provider
+    from seedscope.providers.factory import make_provider
 
     assert form.spec is not None
     # make_provider sends the configured key only to the configured base URL.

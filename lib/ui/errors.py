@@ -12,8 +12,7 @@ import logging
 from collections.abc import Callable
 
 import streamlit as st
-
-from lib.ui.text import shorten
+from seedscope.ui.text import shorten
 
 _LOG = logging.getLogger("seedscope.ui")
 

@@ -7,8 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import streamlit as st
-
-from lib.store import Store
+from seedscope.store import Store
 
 ALL = "All"
 

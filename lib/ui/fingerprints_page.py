@@ -7,12 +7,11 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-
-from lib.charts import DRIFT_COLUMNS, drift_chart, fingerprint_timeline
-from lib.store import DriftPoint, FingerprintSpan, Store, StoreError, TimelineRow
-from lib.ui import resources
-from lib.ui.filters import Filters, render_filters
-from lib.ui.text import fingerprint_label, format_seed, shorten
+from seedscope.charts import DRIFT_COLUMNS, drift_chart, fingerprint_timeline
+from seedscope.store import DriftPoint, FingerprintSpan, Store, StoreError, TimelineRow
+from seedscope.ui import resources
+from seedscope.ui.filters import Filters, render_filters
+from seedscope.ui.text import fingerprint_label, format_seed, shorten
 
 TIMELINE_LIMIT = 20_000  # most recent runs drawn; enough for months of probes
 
@@ -96,7 +95,7 @@ def request_labels(points: list[DriftPoint]) -> dict[str, str]:
 
 
 def drift_frame(points: list[DriftPoint]) -> pd.DataFrame:
-    """The rows `lib.charts.drift_chart` draws: one per run of a repeated fixed request."""
+    """The rows `seedscope.charts.drift_chart` draws: one per run of a repeated fixed request."""
     labels = request_labels(points)
     return pd.DataFrame(
         [
@@ -169,7 +168,7 @@ def _drift(store: Store, filters: Filters) -> None:
         st.info(
             "No fixed request has been repeated yet. A drift series needs the same seeded "
             "request (prompt, system message, seed, temperature, model) run more than once: "
-            "repeat a comparison, or schedule `python -m lib probe`."
+            "repeat a comparison, or schedule `python -m seedscope probe`."
         )
         return
     points = [p for p in points if p.request_key in repeated]

@@ -20,12 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import streamlit as st
-
-from lib.providers.base import Completion, Provider
-from lib.runner import ProgressEvent, RunnerCallbackError, run_spec_sync
-from lib.spec import ExperimentSpec
-from lib.store import Store, StoreError
-from lib.ui.text import escape_markdown, format_seed, shorten
+from seedscope.providers.base import Completion, Provider
+from seedscope.runner import ProgressEvent, RunnerCallbackError, run_spec_sync
+from seedscope.spec import ExperimentSpec
+from seedscope.store import Store, StoreError
+from seedscope.ui.text import escape_markdown, format_seed, shorten
 
 CANCEL_KEY = "cmp_cancel"
 

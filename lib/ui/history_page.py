@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-
-from lib.settings import Settings
-from lib.store import ExperimentSummary, Store, StoreError
-from lib.ui import resources
-from lib.ui.filters import render_filters
-from lib.ui.results import render_results
-from lib.ui.text import shorten
+from seedscope.settings import Settings
+from seedscope.store import ExperimentSummary, Store, StoreError
+from seedscope.ui import resources
+from seedscope.ui.filters import render_filters
+from seedscope.ui.results import render_results
+from seedscope.ui.text import shorten
 
 PAGE_SIZE = 50
 OPEN_KEY = "hist_open"

@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import streamlit as st
-
-from lib.settings import Settings, SettingsError, load_settings
+from seedscope.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
-    from lib.embeddings import Embedder
-    from lib.providers.local import LocalProvider
-    from lib.store import Store
+    from seedscope.embeddings import Embedder
+    from seedscope.providers.local import LocalProvider
+    from seedscope.store import Store
 
 
 class ResourceError(RuntimeError):
@@ -60,7 +59,7 @@ def _embedder_key(settings: Settings) -> tuple[object, ...]:
     hash_funcs={Settings: _local_key},
 )
 def _local_provider(settings: Settings) -> LocalProvider:
-    from lib.providers.local import local_provider_from_settings
+    from seedscope.providers.local import local_provider_from_settings
 
     return local_provider_from_settings(settings)
 
@@ -77,13 +76,13 @@ def local_provider(settings: Settings) -> LocalProvider:
 
 @st.cache_resource(show_spinner="Opening the run history…", hash_funcs={Settings: _store_key})
 def _store(settings: Settings) -> Store:
-    from lib.store import Store
+    from seedscope.store import Store
 
     return Store.from_settings(settings)
 
 
 def store(settings: Settings) -> Store:
-    from lib.store import StoreError
+    from seedscope.store import StoreError
 
     try:
         return _store(settings)
@@ -102,7 +101,7 @@ def store(settings: Settings) -> Store:
     hash_funcs={Settings: _embedder_key},
 )
 def _embedder(settings: Settings, kind: str) -> Embedder:
-    from lib.embeddings import make_embedder
+    from seedscope.embeddings import make_embedder
 
     embedder = make_embedder(settings, kind, cache=store(settings))
     if kind == "local":

@@ -10,19 +10,17 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
-
-from lib.analysis import ArmAnalysis, ExperimentAnalysis, analyze
-from lib.charts import arms_heatmaps, distance_distribution, distinct_output_frequency
-from lib.embeddings import LOCAL_MODEL_NAME, EmbeddingError
-from lib.export import distances_csv, metrics_csv, runs_csv
-from lib.providers.base import Completion
-from lib.runner import plan_requests
-from lib.settings import Settings
-from lib.store import StoredExperiment
-from lib.ui import resources
-from lib.ui.diff import diff_as_code, first_difference, word_diff
-from lib.ui.text import (
+from seedscope.analysis import ArmAnalysis, ExperimentAnalysis, analyze
+from seedscope.charts import arms_heatmaps, distance_distribution, distinct_output_frequency
+from seedscope.embeddings import LOCAL_EMBEDDING_MODEL, EmbeddingError
+from seedscope.export import distances_csv, metrics_csv, runs_csv
+from seedscope.providers.base import Completion
+from seedscope.runner import plan_requests
+from seedscope.settings import Settings
+from seedscope.store import StoredExperiment
+from seedscope.ui import resources
+from seedscope.ui.diff import diff_as_code, first_difference, word_diff
+from seedscope.ui.text import (
     code_span,
     escape_markdown,
     fingerprint_markdown,
@@ -32,6 +30,7 @@ from lib.ui.text import (
     format_share,
     shorten,
 )
+from streamlit.delta_generator import DeltaGenerator
 
 COLOR_SCALES = ("Viridis", "Cividis", "Blues", "Magma", "Plasma", "Greys")
 ARMS_PER_ROW = 2
@@ -91,7 +90,7 @@ def render_results(settings: Settings, experiment: StoredExperiment, *, key: str
     except (resources.ResourceError, EmbeddingError) as exc:
         reason = str(exc).rstrip(".")
         fix = (
-            f" Choose the embedded {LOCAL_MODEL_NAME} above instead."
+            f" Choose the embedded {LOCAL_EMBEDDING_MODEL} above instead."
             if embedder_kind == "openai"
             else ""
         )
@@ -114,7 +113,7 @@ def _choose_embedder(settings: Settings, key: str) -> str:
         return "local"
     host = settings.base_url_host or "api.openai.com"
     labels = {
-        "local": f"{LOCAL_MODEL_NAME} (embedded, free)",
+        "local": f"{LOCAL_EMBEDDING_MODEL} (embedded, free)",
         "openai": f"{settings.openai_embedding_model} at {host}",
     }
     choice = st.radio(

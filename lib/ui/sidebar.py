@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import streamlit as st
-
-from lib.settings import Settings
-from lib.spec import LOCAL_MODEL_NAME
-from lib.ui import resources
-from lib.ui.text import code_span
+from seedscope.settings import Settings
+from seedscope.spec import LOCAL_CHAT_MODEL
+from seedscope.ui import resources
+from seedscope.ui.text import code_span
 
 
 def render_backend_status(settings: Settings) -> None:
@@ -19,7 +18,7 @@ def render_backend_status(settings: Settings) -> None:
         except resources.ResourceError as exc:
             sidebar.error(str(exc))
         else:
-            sidebar.markdown(f":green[●] **Embedded model ready** — {LOCAL_MODEL_NAME}")
+            sidebar.markdown(f":green[●] **Embedded model ready** — {LOCAL_CHAT_MODEL}")
             sidebar.caption(f"Fingerprint: {code_span(provider.fingerprint)}")
     else:
         sidebar.caption("Embedded model disabled by SEEDSCOPE_ALLOWED_PROVIDERS.")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from seedscope.providers.base import Completion
+from seedscope.spec import ExperimentSpec
+from seedscope.store import Store
 from streamlit.testing.v1 import AppTest
 
-from lib.providers.base import Completion
-from lib.spec import ExperimentSpec
-from lib.store import Store
 from tests.store_support import make_completion, make_spec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from seedscope.store import Store
 from streamlit.testing.v1 import AppTest
 
-from lib.store import Store
 from tests.app.app_support import APP
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from seedscope.providers.local import LocalProvider
 
-from lib.providers.local import LocalProvider
 from tests.app.app_support import generate, page_text
 from tests.helpers import free_port
 
@@ -77,7 +77,7 @@ def test_bad_configuration_is_a_short_message_not_a_traceback(
 
 def test_an_unexpected_failure_is_one_short_line_not_a_traceback(make_app, monkeypatch):
     """The page guard: whatever breaks unexpectedly, the visitor sees one line."""
-    from lib.store import Store
+    from seedscope.store import Store
 
     def broken(self, **_filters):
         raise RuntimeError("the disk caught fire")

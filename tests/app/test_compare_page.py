@@ -7,12 +7,12 @@ import json
 
 import pytest
 from plotly.colors import get_colorscale
+from seedscope.spec import DEFAULT_PROMPT, DEFAULT_SYSTEM, LOCAL_SEED_MAX, preset_arms
+from seedscope.ui import resources
+from seedscope.ui.diff import word_diff
+from seedscope.ui.results import analysis_for, finish_text, word_position
+from seedscope.ui.text import format_latency
 
-from lib.spec import DEFAULT_PROMPT, DEFAULT_SYSTEM, LOCAL_SEED_MAX, preset_arms
-from lib.ui import resources
-from lib.ui.diff import word_diff
-from lib.ui.results import analysis_for, finish_text, word_position
-from lib.ui.text import format_latency
 from tests.app.app_support import generate, page_text, problems
 
 

@@ -1,8 +1,8 @@
-"""lib.ui.diff: the word-level diff the results view shows for any two runs."""
+"""seedscope.ui.diff: the word-level diff the results view shows for any two runs."""
 
 from __future__ import annotations
 
-from lib.ui.diff import diff_as_code, first_difference, word_diff
+from seedscope.ui.diff import diff_as_code, first_difference, word_diff
 
 
 def test_identical_texts_have_no_divergence():

@@ -121,4 +121,4 @@ def test_drift_section_explains_when_nothing_was_repeated(make_app, store):
     at = make_app("pages/fingerprints.py")
     assert len(at.get("plotly_chart")) == 1
     assert "No fixed request has been repeated yet" in at.info[0].value
-    assert "python -m lib probe" in at.info[0].value
+    assert "python -m seedscope probe" in at.info[0].value

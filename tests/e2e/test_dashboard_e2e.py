@@ -12,8 +12,8 @@ import csv
 
 import pytest
 from playwright.sync_api import expect
+from seedscope.store import Store
 
-from lib.store import Store
 from tests.e2e.e2e_server import screenshot, start_app
 from tests.e2e.ui_actions import (
     LONG,

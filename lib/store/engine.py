@@ -208,7 +208,7 @@ def translated_errors(url: URL, doing: str) -> Iterator[None]:
 
 def _alembic_config() -> Config:
     config = Config()
-    config.set_main_option("script_location", "lib:migrations")
+    config.set_main_option("script_location", "seedscope.store:migrations")
     return config
 
 

@@ -1,6 +1,6 @@
 """Alembic environment: run programmatically only, on a connection that the caller provides.
 
-lib.store_engine.upgrade opens a write transaction (and takes a lock), puts the connection in
+seedscope.store.engine.upgrade opens a write transaction (and takes a lock), puts the connection in
 `config.attributes["connection"]` and calls `alembic.command.upgrade`; no alembic.ini is needed.
 """
 
@@ -8,7 +8,9 @@ from alembic import context
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through lib.store_engine.upgrade (no alembic.ini here)")
+    raise RuntimeError(
+        "run migrations through seedscope.store.engine.upgrade (no alembic.ini here)"
+    )
 
 context.configure(connection=connection, target_metadata=None)
 with context.begin_transaction():

@@ -26,7 +26,7 @@ _BATCH = 1000
 
 
 def _request_key(row: sa.Row) -> str:
-    # Frozen copy of lib.store_schema.request_key at this revision (stored text is already
+    # Frozen copy of seedscope.store.schema.request_key at this revision (stored text is already
     # clean, so clean_text is a no-op here).
     fields = [
         row.provider,

@@ -22,14 +22,10 @@ from datetime import datetime, timedelta
 from typing import Any, Unpack
 
 import numpy as np
-from sqlalchemy import Connection, Row, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL
-
-from lib.providers.base import Completion, utc_now
-from lib.settings import base_url_host as host_of_url
-from lib.spec import ExperimentSpec, Limits
-from lib.store_engine import (
+from seedscope.providers.base import Completion, request_key, utc_now
+from seedscope.settings import base_url_host as host_of_url
+from seedscope.spec import ExperimentSpec, Limits
+from seedscope.store.engine import (
     WRITE_OPTION,
     StoreError,
     create_store_engine,
@@ -39,7 +35,7 @@ from lib.store_engine import (
     translated_errors,
     upgrade,
 )
-from lib.store_queries import (
+from seedscope.store.queries import (
     ExperimentFilters,
     RunFilters,
     count_query,
@@ -49,14 +45,17 @@ from lib.store_queries import (
     providers_and_models_query,
     timeline_query,
 )
-from lib.store_records import (
+from seedscope.store.records import (
     DriftPoint,
     ExperimentSummary,
     FingerprintSpan,
     StoredExperiment,
     TimelineRow,
 )
-from lib.store_schema import embedding_cache, experiments, request_key, runs
+from seedscope.store.schema import embedding_cache, experiments, runs
+from sqlalchemy import Connection, Row, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
 
 __all__ = [
     "DriftPoint",
@@ -70,7 +69,7 @@ __all__ = [
     "TimelineRow",
 ]
 
-FINAL_STATUSES = ("complete", "cancelled", "interrupted")
+FINAL_STATUSES = ("complete", "failed", "cancelled", "interrupted")
 # A stored spec was valid when it was saved; loading must not re-apply today's limits.
 _NO_LIMITS = Limits(max_runs_per_arm=10**9, max_tokens=10**9, max_prompt_chars=10**9)
 _IN_CHUNK = 500  # keys per IN (...) list: well under every backend's parameter limit
@@ -219,7 +218,7 @@ class Store:
         self._write("saving runs", lambda c: c.execute(runs.insert(), rows))
 
     def sink(self, experiment_id: str) -> Callable[[Completion], None]:
-        """For lib.runner: each completion is written the moment it arrives."""
+        """For seedscope.runner: each completion is written the moment it arrives."""
         self._request_context(experiment_id)  # fail now, before any model call, if unknown
 
         def store_completion(completion: Completion) -> None:
@@ -238,6 +237,17 @@ class Store:
         result = self._write("finishing an experiment", lambda c: c.execute(statement))
         if result.rowcount == 0:
             raise StoreError(f"no experiment {experiment_id!r} in {self.url_for_display}")
+
+    def reopen_experiment(self, experiment_id: str, *, from_statuses: Sequence[str]) -> bool:
+        """Mark an experiment `running` again, owned by this process, if its status is one of
+        `from_statuses` (atomically: of two processes resuming it, one wins). True if it was."""
+        statement = (
+            update(experiments)
+            .where(experiments.c.id == experiment_id, experiments.c.status.in_(from_statuses))
+            .values(status="running", finished_at=None, owner_host=_HOST, owner_pid=os.getpid())
+        )
+        result = self._write("resuming an experiment", lambda c: c.execute(statement))
+        return result.rowcount > 0
 
     def delete_experiment(self, experiment_id: str) -> bool:
         def work(connection: Connection) -> bool:
@@ -417,7 +427,7 @@ class Store:
         rows = self._read("listing models", lambda c: c.execute(query).all())
         return [(row.provider, row.model) for row in rows]
 
-    # -- embedding cache (lib.embeddings.VectorCache) ---------------------------------------
+    # -- embedding cache (seedscope.embeddings.VectorCache) ---------------------------------------
 
     def get_vectors(self, embedder_id: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         """Cached float32 vectors by text sha256; missing hashes are simply absent."""

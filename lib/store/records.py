@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from lib.providers.base import Completion
-from lib.spec import ExperimentSpec
+from seedscope.providers.base import Completion
+from seedscope.spec import ExperimentSpec
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The read queries of the run history, as SQLAlchemy Core statements.
 
-Kept apart from lib.store so the benchmark can EXPLAIN exactly what the store runs. Time
+Kept apart from seedscope.store so the benchmark can EXPLAIN exactly what the store runs. Time
 ranges are half-open: since <= t < until. Only successful runs (no error) appear on the
 timeline, in fingerprint spans and in drift series: a failed call reports no fingerprint and
 no text, and counting it would invent a change.
@@ -11,9 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypedDict, Unpack
 
+from seedscope.store.schema import UTCDateTime, experiments, runs
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, true
-
-from lib.store_schema import UTCDateTime, experiments, runs
 
 PREVIEW_CHARS = 200
 

@@ -1,16 +1,15 @@
 """Tables of the run history, as SQLAlchemy Core metadata (the schema at the newest migration).
 
-The Alembic revisions in lib/migrations create exactly these tables; tests check that the two
+The Alembic revisions in lib/store/migrations create exactly these tables; tests check that the two
 agree. Column types are chosen to behave the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 
+from seedscope.providers.base import clean_text
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -30,22 +29,6 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 EXPERIMENT_STATUSES = ("running", "complete", "cancelled", "interrupted")
-
-
-def clean_text(value: str) -> str:
-    """Text that every database can store: NUL and lone surrogates become U+FFFD.
-
-    Model output and error messages are untrusted; PostgreSQL rejects NUL in text and no
-    driver can encode a lone surrogate (which JSON escapes like "\\ud800" produce). Without
-    this, such a run would fail to save and be lost.
-    """
-    if "\x00" in value:
-        value = value.replace("\x00", "\ufffd")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return value
 
 
 class CleanText(TypeDecorator[str]):
@@ -162,35 +145,3 @@ embedding_cache = Table(
     Column("dim", Integer(), nullable=False),
     Column("vector", LargeBinary(), nullable=False),  # float32, little-endian
 )
-
-
-def request_key(
-    *,
-    provider: str,
-    base_url_host: str | None,
-    model: str,
-    prompt: str,
-    system: str,
-    seed: int | None,
-    temperature: float,
-    top_p: float,
-    max_tokens: int,
-) -> str:
-    """Identity of a fixed request: runs with equal keys should give equal text when seeded.
-
-    The backend host is part of it: two servers with the same model name are different
-    backends. Keep in step with the frozen copy in migrations/versions/0002.
-    """
-    fields = [
-        provider,
-        base_url_host,
-        model,
-        clean_text(prompt),
-        clean_text(system),
-        seed,
-        float(temperature),
-        float(top_p),
-        int(max_tokens),
-    ]
-    encoded = json.dumps(fields, ensure_ascii=True, separators=(",", ":"))
-    return hashlib.sha256(encoded.encode("ascii")).hexdigest()

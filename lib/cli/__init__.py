@@ -1,0 +1,57 @@
+"""Command line: the same experiments as the dashboard, headless (CI, cron, scripts).
+
+    python -m seedscope compare [--preset cookbook|seed-only|grid] [--provider local|openai] ...
+    python -m seedscope history [--format table|json]
+    python -m seedscope export ID --dir DIR
+    python -m seedscope probe --config probes.toml [--fail-on-drift]
+
+Exit status: 0 done (failed runs are recorded, not fatal), 1 drift found (probe --fail-on-drift)
+or every run failed, 2 invalid input or configuration (nothing was called or stored),
+130 interrupted (completed runs are kept).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from seedscope.cli.commands import cmd_compare, cmd_export, cmd_history, cmd_probe
+from seedscope.cli.errors import EXIT_FAILED, EXIT_USAGE, CliError
+from seedscope.cli.parser import UsageError, build_parser
+from seedscope.cli.specs import spec_from_args
+from seedscope.embeddings import EmbeddingError
+from seedscope.runner import RunnerCallbackError
+from seedscope.settings import SettingsError, load_settings
+from seedscope.spec import SpecError
+from seedscope.store import StoreError
+
+__all__ = ["build_parser", "main", "spec_from_args"]
+
+COMMANDS = {
+    "compare": cmd_compare,
+    "history": cmd_history,
+    "export": cmd_export,
+    "probe": cmd_probe,
+}
+
+
+def main(argv: Sequence[str] | None = None, out=None, err=None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        err.write(f"invalid input: {exc}\n")
+        return EXIT_USAGE
+    try:
+        settings = load_settings()
+        return COMMANDS[args.command](args, settings, out, err)
+    except SpecError as exc:
+        err.write(f"invalid input: {exc}\n")
+    except (CliError, SettingsError) as exc:
+        err.write(f"error: {exc}\n")
+    except (StoreError, EmbeddingError, RunnerCallbackError) as exc:
+        # Calls were made: what completed is stored; say what failed and stop.
+        err.write(f"error: {exc}\n")
+        return EXIT_FAILED
+    return EXIT_USAGE

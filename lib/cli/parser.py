@@ -1,0 +1,80 @@
+"""The command line's flags (argparse); a refused flag is one line, like every invalid input."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from seedscope.spec import DEFAULT_PROMPT, DEFAULT_SYSTEM, PRESETS
+
+
+class UsageError(Exception):
+    """A flag argparse refuses; reported as one line like every other invalid input."""
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints the whole usage block and exits; the CLI promises one line and status 2.
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _number(kind: type):
+    def parse(text: str):
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}") from None
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="seedscope", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    compare = commands.add_parser("compare", help="run seeded vs unseeded arms and compare them")
+    compare.add_argument("--preset", choices=PRESETS, help="arms preset (default: two arms)")
+    compare.add_argument("--provider", choices=("local", "openai"), default="local")
+    compare.add_argument(
+        "--base-url", help="OpenAI-compatible base URL; the API key is sent only to OPENAI_BASE_URL"
+    )
+    compare.add_argument("--model", help="model name (default: the embedded model / OPENAI_MODEL)")
+    compare.add_argument("--prompt", default=DEFAULT_PROMPT)
+    compare.add_argument("--system", default=DEFAULT_SYSTEM)
+    compare.add_argument("--runs", type=_number(int), default=5, help="runs per arm")
+    compare.add_argument("--seed", type=_number(int), default=123)
+    compare.add_argument("--temperature", type=_number(float), help="temperature of the seeded arm")
+    compare.add_argument(
+        "--unseeded-temperature",
+        type=_number(float),
+        help="temperature of the unseeded arm (default: --temperature)",
+    )
+    compare.add_argument("--max-tokens", type=_number(int), default=200)
+    compare.add_argument("--top-p", type=_number(float), default=1.0)
+    compare.add_argument("--concurrency", type=_number(int), help="parallel calls (remote only)")
+    compare.add_argument("--embedder", choices=("local", "openai"), default="local")
+    compare.add_argument("--format", choices=("table", "json"), default="table")
+    compare.add_argument(
+        "--csv", metavar="DIR", help="also write runs.csv, metrics.csv, distances.csv"
+    )
+    compare.add_argument("--no-store", action="store_true", help="do not keep this experiment")
+
+    history = commands.add_parser("history", help="list stored experiments, newest first")
+    history.add_argument("--provider")
+    history.add_argument("--model")
+    history.add_argument("--prompt", help="only experiments whose prompt contains this text")
+    history.add_argument("--limit", type=_number(int), default=50)
+    history.add_argument("--format", choices=("table", "json"), default="table")
+
+    export = commands.add_parser("export", help="write the CSV files of a stored experiment")
+    export.add_argument("experiment_id")
+    export.add_argument("--dir", required=True)
+    export.add_argument("--embedder", choices=("local", "openai"), default="local")
+
+    probe = commands.add_parser("probe", help="run fixed probe requests and report drift")
+    probe.add_argument("--config", required=True, help="probes TOML file")
+    probe.add_argument(
+        "--fail-on-drift", action="store_true", help="exit 1 if a seeded probe changed"
+    )
+    probe.add_argument("--format", choices=("table", "json"), default="table")
+    return parser

@@ -1,0 +1,197 @@
+"""THE experiment lifecycle: every front end (CLI, probes, background jobs) runs through here.
+
+    experiment_id = create_experiment(store, spec, provider)      # stored `running`, no call yet
+    result = run_experiment(store, experiment_id, spec, provider)  # each run stored as it ends
+    result = resume_experiment(store, experiment_id, provider)     # only the missing runs
+
+How an experiment ends (its stored status):
+- `complete`    every planned run is stored and at least one succeeded;
+- `failed`      every planned run is stored and every one failed (a failed call is still a run);
+- `cancelled`   the caller's cancel event (or Ctrl-C) stopped it; the runs so far are kept;
+- `interrupted` saving a run failed (say the database went away), or the process died (found
+                later by `Store.recover_interrupted`); the runs saved so far are kept.
+`cancelled` and `interrupted` experiments can be resumed: only the (arm, run index) pairs that
+are not stored yet are sent, so no run is sent twice or stored twice, and unseeded runs draw
+fresh seeds as always.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from seedscope.providers.base import Completion, Provider
+from seedscope.runner import ProgressEvent, RunnerCallbackError, run_spec_sync
+from seedscope.spec import ExperimentSpec
+from seedscope.store import Store, StoreError
+
+RESUMABLE_STATUSES = ("cancelled", "interrupted")
+
+
+class ResumeError(ValueError):
+    """The experiment cannot be resumed; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """How a run of the lifecycle ended. `completions` holds every stored run of the experiment
+    (also those an earlier attempt stored); `new_runs` counts the runs this attempt made."""
+
+    experiment_id: str
+    status: str  # complete | failed | cancelled | interrupted
+    completions: list[Completion] = field(default_factory=list)
+    new_runs: int = 0
+    problem: str | None = None  # why it stopped early, readable (never model output unescaped)
+
+    @property
+    def failed_runs(self) -> int:
+        return sum(not c.ok for c in self.completions)
+
+    def most_common_error(self) -> tuple[str, int] | None:
+        """The most frequent failure reason among the runs and how many runs had it."""
+        return most_common_error(self.completions)
+
+
+def most_common_error(completions: Sequence[Completion]) -> tuple[str, int] | None:
+    reasons = Counter(
+        f"{c.error_type}: {c.error_message}" if c.error_message else str(c.error_type)
+        for c in completions
+        if not c.ok
+    )
+    if not reasons:
+        return None
+    reason, count = reasons.most_common(1)[0]
+    return reason, count
+
+
+def final_status(spec: ExperimentSpec, completions: Sequence[Completion], cancelled: bool) -> str:
+    """`cancelled` when runs are missing, else `failed` if no run succeeded, else `complete`."""
+    if cancelled or len(completions) < spec.total_runs:
+        return "cancelled"
+    if not any(c.ok for c in completions):
+        return "failed"
+    return "complete"
+
+
+def create_experiment(
+    store: Store, spec: ExperimentSpec, provider: Provider, *, label: str | None = None
+) -> str:
+    """Store a new `running` experiment for `spec` on `provider`'s backend; returns its id."""
+    return store.create_experiment(spec, base_url_host=provider.base_url_host, label=label)
+
+
+def run_experiment(
+    store: Store,
+    experiment_id: str,
+    spec: ExperimentSpec,
+    provider: Provider,
+    *,
+    previous: Sequence[Completion] = (),
+    concurrency: int | None = None,
+    cancel: threading.Event | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+) -> ExperimentResult:
+    """Run the experiment's missing runs (all of them when `previous` is empty), store each as
+    it completes, and finish the experiment with its final status (see the module docstring).
+
+    Ctrl-C (KeyboardInterrupt) finishes it `cancelled` and is re-raised; any other exception
+    that escapes the runner finishes it `interrupted` and is re-raised.
+    """
+    previous = list(previous)
+    problem = None
+    try:
+        outcome = run_spec_sync(
+            spec,
+            provider,
+            sink=store.sink(experiment_id),
+            on_progress=on_progress,
+            concurrency=concurrency,
+            cancel=cancel,
+            previous=previous,
+        )
+        new = outcome.completions
+        status = final_status(spec, previous + new, outcome.cancelled)
+    except RunnerCallbackError as failure:
+        # The run the sink failed on was not saved; everything before it was.
+        lost = failure.completion if failure.callback == "sink" else None
+        new = [c for c in failure.outcome.completions if c is not lost]
+        status = "interrupted"
+        action = "saving" if failure.callback == "sink" else "reporting"
+        problem = (
+            f"stopped while {action} run {failure.completion.run_index} of arm "
+            f"{failure.completion.arm_label!r}: {failure.__cause__ or failure}. "
+            f"The {len(previous) + len(new)} runs saved so far are kept."
+        )
+    except KeyboardInterrupt:
+        _finish_quietly(store, experiment_id, "cancelled")
+        raise
+    except BaseException:
+        _finish_quietly(store, experiment_id, "interrupted")
+        raise
+    try:
+        store.finish_experiment(experiment_id, status)
+    except StoreError as exc:
+        # The runs are stored; start-up recovery marks the experiment interrupted later.
+        problem = problem or f"the experiment could not be marked {status}: {exc}"
+        status = "interrupted"
+    completions = _ordered(previous + new, spec)
+    return ExperimentResult(experiment_id, status, completions, len(new), problem)
+
+
+def start_resume(store: Store, experiment_id: str) -> tuple[ExperimentSpec, list[Completion]]:
+    """Check that the experiment can be resumed and mark it `running` again.
+
+    Returns its spec and the runs it already has. Raises ResumeError (nothing changed) when it
+    does not exist, is still running, or has ended `complete` or `failed`.
+    """
+    stored = store.load_experiment(experiment_id)
+    if stored is None:
+        raise ResumeError(f"no experiment {experiment_id!r}: see `seedscope history`")
+    status = stored.summary.status
+    if status not in RESUMABLE_STATUSES:
+        reason = {
+            "running": "it is still running",
+            "complete": "it is complete: every run is stored",
+            "failed": "every run of it was made and failed; start a new experiment instead",
+        }.get(status, f"its status is {status!r}")
+        raise ResumeError(f"experiment {experiment_id[:12]} cannot be resumed: {reason}")
+    if not store.reopen_experiment(experiment_id, from_statuses=RESUMABLE_STATUSES):
+        raise ResumeError(f"experiment {experiment_id[:12]} was resumed by someone else just now")
+    return stored.spec, stored.completions
+
+
+def resume_experiment(
+    store: Store,
+    experiment_id: str,
+    provider: Provider,
+    *,
+    concurrency: int | None = None,
+    cancel: threading.Event | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+) -> ExperimentResult:
+    """Send only the runs a cancelled or interrupted experiment is missing, then finish it."""
+    spec, previous = start_resume(store, experiment_id)
+    return run_experiment(
+        store,
+        experiment_id,
+        spec,
+        provider,
+        previous=previous,
+        concurrency=concurrency,
+        cancel=cancel,
+        on_progress=on_progress,
+    )
+
+
+def _finish_quietly(store: Store, experiment_id: str, status: str) -> None:
+    # If the database is gone, start-up recovery marks the experiment interrupted later.
+    with contextlib.suppress(StoreError):
+        store.finish_experiment(experiment_id, status)
+
+
+def _ordered(completions: list[Completion], spec: ExperimentSpec) -> list[Completion]:
+    arm_order = {arm.label: position for position, arm in enumerate(spec.arms)}
+    return sorted(completions, key=lambda c: (arm_order.get(c.arm_label, 0), c.run_index))

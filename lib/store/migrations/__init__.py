@@ -1,0 +1,1 @@
+"""Alembic migrations of the run history; applied by seedscope.store.engine.upgrade at start-up."""
