@@ -2,7 +2,11 @@
 
     experiment_id = create_experiment(store, spec, provider)      # stored `running`, no call yet
     result = run_experiment(store, experiment_id, spec, provider)  # each run stored as it ends
+    result.status, result.failure_summary()                        # how it ended, and why
     result = resume_experiment(store, experiment_id, provider)     # only the missing runs
+
+Without a history (`seedscope compare --no-store`) the same lifecycle runs on an in-memory
+SQLite store: there is no second code path.
 
 How an experiment ends (its stored status):
 - `complete`    every planned run is stored and at least one succeeded;
@@ -24,9 +28,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from seedscope.providers.base import Completion, Provider
-from seedscope.runner import ProgressEvent, RunnerCallbackError, run_spec_sync
+from seedscope.runner import ProgressEvent, RunnerCallbackError, plan_requests, run_spec_sync
 from seedscope.spec import ExperimentSpec
-from seedscope.store import Store, StoreError
+from seedscope.store import Store, StoredExperiment, StoreError
 
 RESUMABLE_STATUSES = ("cancelled", "interrupted")
 
@@ -54,6 +58,10 @@ class ExperimentResult:
         """The most frequent failure reason among the runs and how many runs had it."""
         return most_common_error(self.completions)
 
+    def failure_summary(self) -> str | None:
+        """For a `failed` experiment, one line: the most common reason and its count."""
+        return failure_summary(self.completions) if self.status == "failed" else None
+
 
 def most_common_error(completions: Sequence[Completion]) -> tuple[str, int] | None:
     reasons = Counter(
@@ -65,6 +73,15 @@ def most_common_error(completions: Sequence[Completion]) -> tuple[str, int] | No
         return None
     reason, count = reasons.most_common(1)[0]
     return reason, count
+
+
+def failure_summary(completions: Sequence[Completion]) -> str | None:
+    """ "every run failed; most common reason (6 of 6 runs): APIConnectionError: ..." when no
+    run succeeded, else None. The reason is the backend's text: escape it for its medium."""
+    if not completions or any(c.ok for c in completions):
+        return None
+    reason, count = most_common_error(completions) or ("unknown", len(completions))
+    return f"every run failed; most common reason ({count} of {len(completions)} runs): {reason}"
 
 
 def final_status(spec: ExperimentSpec, completions: Sequence[Completion], cancelled: bool) -> str:
@@ -141,25 +158,37 @@ def run_experiment(
     return ExperimentResult(experiment_id, status, completions, len(new), problem)
 
 
+def check_resumable(stored: StoredExperiment | None, experiment_id: str) -> StoredExperiment:
+    """`stored` if it can be resumed, else ResumeError saying why (checked before a front end
+    builds a backend for it; start_resume checks again, atomically)."""
+    if stored is None:
+        raise ResumeError(f"no experiment {experiment_id!r}: see `seedscope history`")
+    status = stored.summary.status
+    if status not in RESUMABLE_STATUSES:
+        reason = {
+            "running": "it is still running (a process that died is found at the next start)",
+            "complete": "it is complete: every run is stored",
+            "failed": "every run of it was made and failed; fix the backend and start a new "
+            "experiment instead",
+        }.get(status, f"its status is {status!r}")
+        raise ResumeError(f"experiment {stored.id[:12]} cannot be resumed: {reason}")
+    return stored
+
+
+def missing_runs(spec: ExperimentSpec, completions: Sequence[Completion]) -> int:
+    """How many planned (arm, run index) pairs have no stored run yet."""
+    return len(plan_requests(spec, completions))
+
+
 def start_resume(store: Store, experiment_id: str) -> tuple[ExperimentSpec, list[Completion]]:
     """Check that the experiment can be resumed and mark it `running` again.
 
     Returns its spec and the runs it already has. Raises ResumeError (nothing changed) when it
     does not exist, is still running, or has ended `complete` or `failed`.
     """
-    stored = store.load_experiment(experiment_id)
-    if stored is None:
-        raise ResumeError(f"no experiment {experiment_id!r}: see `seedscope history`")
-    status = stored.summary.status
-    if status not in RESUMABLE_STATUSES:
-        reason = {
-            "running": "it is still running",
-            "complete": "it is complete: every run is stored",
-            "failed": "every run of it was made and failed; start a new experiment instead",
-        }.get(status, f"its status is {status!r}")
-        raise ResumeError(f"experiment {experiment_id[:12]} cannot be resumed: {reason}")
-    if not store.reopen_experiment(experiment_id, from_statuses=RESUMABLE_STATUSES):
-        raise ResumeError(f"experiment {experiment_id[:12]} was resumed by someone else just now")
+    stored = check_resumable(store.load_experiment(experiment_id), experiment_id)
+    if not store.reopen_experiment(stored.id, from_statuses=RESUMABLE_STATUSES):
+        raise ResumeError(f"experiment {stored.id[:12]} was resumed by someone else just now")
     return stored.spec, stored.completions
 
 

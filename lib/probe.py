@@ -14,181 +14,57 @@ A probes file (TOML) lists probes; each is one fixed request sent N times:
     temperature = 0.0
 
 Keys of a probe (and of [defaults]): name, prompt, system, provider ("local" | "openai"),
-model, base_url (openai only), seed, temperature, top_p, runs, max_tokens. Every probe is
-validated like an experiment spec before anything runs.
+model, base_url (openai only), seed, temperature, top_p, runs, max_tokens. The file is read and
+validated (a pydantic model per probe, then the experiment spec's ranges) in
+seedscope.probe_config before anything runs.
 
-`run_probes` runs each probe through seedscope.runner, stores it (labelled with the probe name),
-and compares it with the previous stored run of the same probe and the exact same request:
+`run_probes` runs each probe through the one lifecycle (seedscope.experiments), so it is stored
+(labelled with the probe name) run by run and ends complete, failed, cancelled or interrupted;
+then it is compared with the previous stored run of the same probe and the exact same request:
 did the set of output texts change, did the set of fingerprints change? A seeded probe
 whose outputs changed has *drifted*.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
-import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from seedscope.providers.base import Completion, Provider, request_key
-from seedscope.runner import ProgressEvent, RunnerCallbackError, run_spec_sync
-from seedscope.spec import DEFAULT_SYSTEM, LOCAL_CHAT_MODEL, ExperimentSpec, Limits, SpecError
-from seedscope.spec import validate_spec as validate_experiment
-from seedscope.store import Store, StoreError
+from seedscope.experiments import create_experiment, run_experiment
 
-PROBE_KEYS = (
-    "name",
-    "prompt",
-    "system",
-    "provider",
-    "model",
-    "base_url",
-    "seed",
-    "temperature",
-    "top_p",
-    "runs",
-    "max_tokens",
+# The probes file is read and validated in probe_config; re-exported: callers import it here.
+from seedscope.probe_config import (
+    PROBE_KEYS,
+    Probe,
+    ProbeConfig,
+    ProbeConfigError,
+    ProbeEntry,
+    load_probe_config,
+    parse_probe_config,
 )
-DEFAULTS = {"provider": "local", "temperature": 0.0, "runs": 3, "max_tokens": 64, "top_p": 1.0}
+from seedscope.providers.base import Completion, Provider, request_key
+from seedscope.runner import ProgressEvent
+from seedscope.settings import Settings
+from seedscope.store import Store
+
+__all__ = [
+    "PROBE_KEYS",
+    "Probe",
+    "ProbeConfig",
+    "ProbeConfigError",
+    "ProbeEntry",
+    "ProbeResult",
+    "load_probe_config",
+    "parse_probe_config",
+    "run_probe",
+    "run_probes",
+]
 
 ProviderFactory = Callable[..., Provider]
-
-
-class ProbeConfigError(ValueError):
-    """The probes file is unusable; one line per problem, each naming the probe and key."""
-
-    def __init__(self, messages: list[str]):
-        self.messages = messages
-        super().__init__("; ".join(messages))
-
-
-@dataclass(frozen=True)
-class Probe:
-    name: str
-    spec: ExperimentSpec  # one arm, labelled with the probe name
-    model: str | None  # as written; None: the backend's default (OPENAI_MODEL / embedded model)
-    base_url: str | None
-
-    @property
-    def seed(self) -> int | None:
-        return self.spec.arms[0].seed
-
-
-@dataclass(frozen=True)
-class ProbeConfig:
-    probes: tuple[Probe, ...]
-    source: str = "probes.toml"
-
-
-def _probe_problems(index: int, entry: Any) -> tuple[str, list[str]]:
-    where = f"probe[{index}]"
-    if not isinstance(entry, dict):
-        return where, [f"{where}: must be a table ([[probe]]) of keys"]
-    name = entry.get("name")
-    if isinstance(name, str) and name.strip():
-        where = f"{where} {name.strip()!r}"
-    problems = []
-    unknown = sorted(set(entry) - set(PROBE_KEYS))
-    if unknown:
-        problems.append(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(PROBE_KEYS)}"
-        )
-    if not (isinstance(name, str) and name.strip()):
-        problems.append(f"{where}.name: missing or empty; give every probe a unique name")
-    if not isinstance(entry.get("prompt"), str):
-        problems.append(f"{where}.prompt: missing; give the fixed request to send")
-    base_url = entry.get("base_url")
-    if base_url is not None:
-        if entry.get("provider") != "openai":
-            problems.append(f'{where}.base_url: only applies to provider = "openai"')
-        elif not (isinstance(base_url, str) and base_url.startswith(("http://", "https://"))):
-            problems.append(f"{where}.base_url: {base_url!r} is not an http(s) URL")
-    return where, problems
-
-
-def _build_probe(entry: dict[str, Any], where: str, limits: Limits) -> Probe:
-    provider = entry["provider"]
-    model = entry.get("model")
-    placeholder = model if model is not None else LOCAL_CHAT_MODEL  # replaced at run time
-    data = {
-        "prompt": entry["prompt"],
-        "system": entry.get("system", DEFAULT_SYSTEM),
-        "provider": provider,
-        "model": placeholder,
-        "max_tokens": entry["max_tokens"],
-        "top_p": entry["top_p"],
-        "arms": [
-            {
-                "label": entry["name"].strip(),
-                "seed": entry.get("seed"),
-                "temperature": entry["temperature"],
-                "runs": entry["runs"],
-            }
-        ],
-    }
-    try:
-        spec = validate_experiment(data, limits)
-    except SpecError as error:
-        raise ProbeConfigError(
-            [f"{where}: {message.replace('arms[0].', '')}" for message in error.messages]
-        ) from None
-    return Probe(entry["name"].strip(), spec, model, entry.get("base_url"))
-
-
-def parse_probe_config(
-    data: Mapping[str, Any], limits: Limits | None = None, *, source: str = "probes.toml"
-) -> ProbeConfig:
-    """Validate the parsed TOML; raises ProbeConfigError listing every problem."""
-    limits = limits or Limits()
-    problems: list[str] = []
-    unknown = sorted(set(data) - {"probe", "defaults"})
-    if unknown:
-        problems.append(f"{source}: unknown section(s) {', '.join(unknown)}; use [[probe]]")
-    defaults = data.get("defaults", {})
-    if not isinstance(defaults, dict):
-        problems.append(f"{source}: [defaults] must be a table")
-        defaults = {}
-    bad_defaults = sorted(set(defaults) - (set(PROBE_KEYS) - {"name", "prompt"}))
-    if bad_defaults:
-        problems.append(f"[defaults]: key(s) {', '.join(bad_defaults)} cannot have defaults")
-    entries = data.get("probe", [])
-    if not isinstance(entries, list) or not entries:
-        problems.append(f"{source}: no probes; add at least one [[probe]] with a name and prompt")
-        entries = []
-    probes: list[Probe] = []
-    for index, raw in enumerate(entries):
-        entry = {**DEFAULTS, **defaults, **raw} if isinstance(raw, dict) else raw
-        where, entry_problems = _probe_problems(index, entry)
-        if entry_problems:
-            problems.extend(entry_problems)
-            continue
-        try:
-            probes.append(_build_probe(entry, where, limits))
-        except ProbeConfigError as error:
-            problems.extend(error.messages)
-    names = [probe.name for probe in probes]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        problems.append(f"{source}: probe names must be unique; repeated: {', '.join(repeated)}")
-    if problems:
-        raise ProbeConfigError(problems)
-    return ProbeConfig(tuple(probes), source)
-
-
-def load_probe_config(path: Path, limits: Limits | None = None) -> ProbeConfig:
-    try:
-        with Path(path).open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ProbeConfigError([f"{path}: no such file"]) from None
-    except OSError as error:
-        raise ProbeConfigError([f"{path}: cannot be read ({error.strerror})"]) from None
-    except tomllib.TOMLDecodeError as error:
-        raise ProbeConfigError([f"{path}: not valid TOML: {error}"]) from None
-    return parse_probe_config(data, limits, source=str(path))
+# How error messages name a base URL from the probes file (make_provider's base_url_origin).
+PROBE_BASE_URL_ORIGIN = "set in the probes file"
 
 
 @dataclass(frozen=True)
@@ -200,7 +76,7 @@ class ProbeResult:
     """
 
     name: str
-    status: str  # complete | cancelled | interrupted | error (nothing ran)
+    status: str  # complete | failed | cancelled | interrupted | error (nothing ran)
     experiment_id: str | None
     provider: str
     model: str | None
@@ -277,7 +153,7 @@ def _compare(
 
 def run_probe(
     probe: Probe,
-    settings: Any,
+    settings: Settings,
     store: Store,
     provider_factory: ProviderFactory,
     *,
@@ -295,7 +171,11 @@ def run_probe(
     }
     try:
         provider = provider_factory(
-            settings, probe.spec.provider, model=probe.model, base_url=probe.base_url
+            settings,
+            probe.spec.provider,
+            model=probe.model,
+            base_url=probe.base_url,
+            base_url_origin=PROBE_BASE_URL_ORIGIN if probe.base_url else None,
         )
     except ValueError as error:  # backend not configured, model file missing, ...
         failed = {"status": "error", "experiment_id": None, "failed_runs": 0, "error": str(error)}
@@ -303,41 +183,28 @@ def run_probe(
     # The stored spec names the model that really answers (e.g. OPENAI_MODEL, a GGUF stem).
     spec = probe.spec.model_copy(update={"model": provider.model})
     base |= {"model": provider.model, "base_url_host": provider.base_url_host}
-    experiment_id = store.create_experiment(
-        spec, base_url_host=provider.base_url_host, label=probe.name
-    )
+    experiment_id = create_experiment(store, spec, provider, label=probe.name)
     progress = None if on_progress is None else (lambda event: on_progress(probe.name, event))
-    error = None
-    try:
-        outcome = run_spec_sync(
-            spec,
-            provider,
-            sink=store.sink(experiment_id),
-            on_progress=progress,
-            concurrency=getattr(settings, "remote_concurrency", None),
-            cancel=cancel,
-        )
-        completions, status = outcome.completions, "cancelled" if outcome.cancelled else "complete"
-    except RunnerCallbackError as failure:  # e.g. the database went away mid-run
-        completions, status = failure.outcome.completions, "interrupted"
-        error = f"stopped: {failure.__cause__ or failure}"
-    except KeyboardInterrupt:
-        _finish_quietly(store, experiment_id, "cancelled")  # Ctrl-C: runs so far are kept
-        raise
-    except BaseException:
-        _finish_quietly(store, experiment_id, "interrupted")
-        raise
-    _finish_quietly(store, experiment_id, status)
-
+    # The one lifecycle: each run stored as it ends; Ctrl-C ends it `cancelled` and re-raises.
+    outcome = run_experiment(
+        store,
+        experiment_id,
+        spec,
+        provider,
+        concurrency=settings.remote_concurrency,
+        cancel=cancel,
+        on_progress=progress,
+    )
+    completions = outcome.completions
     ok = [c for c in completions if c.ok]
     result = base | {
-        "status": status,
+        "status": outcome.status,
         "experiment_id": experiment_id,
         "runs": len(completions),
         "failed_runs": len(completions) - len(ok),
         "unique_outputs": len({c.text for c in ok}),
         "fingerprints": _distinct([c.system_fingerprint for c in ok]),
-        "error": error,
+        "error": None if outcome.problem is None else f"stopped: {outcome.problem}",
     }
     key = request_key(
         provider=spec.provider,
@@ -361,15 +228,9 @@ def run_probe(
     return ProbeResult(**result)
 
 
-def _finish_quietly(store: Store, experiment_id: str, status: str) -> None:
-    # If the database is gone, start-up recovery marks the experiment interrupted later.
-    with contextlib.suppress(StoreError):
-        store.finish_experiment(experiment_id, status)
-
-
 def run_probes(
     config: ProbeConfig,
-    settings: Any,
+    settings: Settings,
     store: Store,
     provider_factory: ProviderFactory | None = None,
     *,

@@ -1,7 +1,13 @@
-"""Configuration from environment variables and `.streamlit/secrets.toml`.
+"""Configuration from environment variables and `.streamlit/secrets.toml` (pydantic-settings).
 
-Environment variables win over the secrets file. The API key is held in memory only:
-it is excluded from `repr` and never written to the database, an export, a log or the page.
+Environment variables win over the secrets file; both use the same names (OPENAI_API_KEY,
+SEEDSCOPE_MAX_TOKENS, ...). Other keys of the secrets file (e.g. an `[auth]` table) are ignored.
+Every value is checked when loaded: a bad one raises SettingsError naming the variable, where it
+came from and what is accepted. The API key is held in memory only: it is excluded from `repr`,
+never quoted in a message and never written to the database, an export, a log or the page.
+
+`Settings(...)` built directly reads nothing (tests and callers pass values by attribute name);
+`load_settings()` is the one place that reads the environment and the secrets file.
 """
 
 from __future__ import annotations
@@ -9,42 +15,100 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
 from urllib.parse import urlparse
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 DEFAULT_SECRETS_PATH = Path(".streamlit/secrets.toml")
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+KNOWN_PROVIDERS = ("local", "openai")
+BOOLEAN_WORDS = "true/false, yes/no, on/off or 1/0"
+# Values never quoted back in a message: a key, or URLs that can carry a password.
+_NEVER_QUOTED = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "SEEDSCOPE_DATABASE_URL"}
 
 
 class SettingsError(ValueError):
     """A configuration value is unusable; the message names the setting."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    openai_api_key: str | None = field(default=None, repr=False)
-    openai_base_url: str | None = None
-    openai_model: str = DEFAULT_OPENAI_MODEL
-    openai_embedding_model: str = "text-embedding-3-small"
-    openai_timeout: float = 60.0
-    openai_max_retries: int = 2
-    max_runs_per_arm: int = 100
-    max_tokens_limit: int = 1024
-    max_prompt_chars: int = 8000
-    remote_concurrency: int = 8
-    local_model_path: str | None = None
-    local_n_ctx: int = 2048
-    local_n_batch: int = 512
+class Settings(BaseSettings):
+    """Immutable, hashable configuration; each field's alias is its variable name."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        case_sensitive=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        str_strip_whitespace=True,
+    )
+
+    openai_api_key: str | None = Field(None, alias="OPENAI_API_KEY", repr=False)
+    openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
+    openai_model: str = Field(DEFAULT_OPENAI_MODEL, alias="OPENAI_MODEL")
+    openai_embedding_model: str = Field("text-embedding-3-small", alias="OPENAI_EMBEDDING_MODEL")
+    openai_timeout: float = Field(60.0, alias="OPENAI_TIMEOUT", gt=0, allow_inf_nan=False)
+    openai_max_retries: int = Field(2, alias="OPENAI_MAX_RETRIES", ge=0)
+    max_runs_per_arm: int = Field(100, alias="SEEDSCOPE_MAX_RUNS_PER_ARM", gt=0)
+    max_tokens_limit: int = Field(1024, alias="SEEDSCOPE_MAX_TOKENS", gt=0)
+    max_prompt_chars: int = Field(8000, alias="SEEDSCOPE_MAX_PROMPT_CHARS", gt=0)
+    remote_concurrency: int = Field(8, alias="SEEDSCOPE_REMOTE_CONCURRENCY", gt=0)
+    local_model_path: str | None = Field(None, alias="SEEDSCOPE_MODEL_PATH")
+    local_n_ctx: int = Field(2048, alias="SEEDSCOPE_N_CTX", gt=0)
+    local_n_batch: int = Field(512, alias="SEEDSCOPE_N_BATCH", gt=0)
     # One thread: on a 2-core box shared with Streamlit, the embedder or a browser, llama.cpp's
     # spinning worker threads made 2 threads several times slower than 1 (see bench/).
-    local_n_threads: int = 1
-    database_url: str | None = None
+    local_n_threads: int = Field(1, alias="SEEDSCOPE_N_THREADS", gt=0)
+    database_url: str | None = Field(None, alias="SEEDSCOPE_DATABASE_URL")
     # Worst-case completion tokens above which a paid backend needs a confirmation.
-    cost_confirm_tokens: int = 20000
+    cost_confirm_tokens: int = Field(20000, alias="SEEDSCOPE_COST_CONFIRM_TOKENS", ge=0)
     # Deployments can lock which backends visitors may use and the base URL they go to.
-    allowed_providers: tuple[str, ...] = ("local", "openai")
-    lock_base_url: bool = False
+    # NoDecode: the environment gives "local,openai", not JSON.
+    allowed_providers: Annotated[tuple[str, ...], NoDecode] = Field(
+        KNOWN_PROVIDERS, alias="SEEDSCOPE_ALLOWED_PROVIDERS"
+    )
+    lock_base_url: bool = Field(False, alias="SEEDSCOPE_LOCK_BASE_URL")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only the values passed in: load_settings() gathers the environment and the file.
+        return (init_settings,)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_means_unset(cls, data: Any) -> Any:
+        # `OPENAI_BASE_URL=` (or "  ") in a shell or a file means "not set": use the default.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        return data
+
+    @field_validator("allowed_providers", mode="before")
+    @classmethod
+    def _provider_names(cls, value: Any) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ValueError("not a list")
+        names = tuple(str(item).strip() for item in items if str(item).strip())
+        if not names or any(name not in KNOWN_PROVIDERS for name in names):
+            raise ValueError("not a list of providers")
+        return names
 
     @property
     def openai_configured(self) -> bool:
@@ -65,89 +129,85 @@ def base_url_host(url: str | None) -> str | None:
     return f"{host}:{parsed.port}" if parsed.port else host
 
 
-_FIELDS: dict[str, tuple[str, type]] = {
-    "OPENAI_API_KEY": ("openai_api_key", str),
-    "OPENAI_BASE_URL": ("openai_base_url", str),
-    "OPENAI_MODEL": ("openai_model", str),
-    "OPENAI_EMBEDDING_MODEL": ("openai_embedding_model", str),
-    "OPENAI_TIMEOUT": ("openai_timeout", float),
-    "OPENAI_MAX_RETRIES": ("openai_max_retries", int),
-    "SEEDSCOPE_MAX_RUNS_PER_ARM": ("max_runs_per_arm", int),
-    "SEEDSCOPE_MAX_TOKENS": ("max_tokens_limit", int),
-    "SEEDSCOPE_MAX_PROMPT_CHARS": ("max_prompt_chars", int),
-    "SEEDSCOPE_REMOTE_CONCURRENCY": ("remote_concurrency", int),
-    "SEEDSCOPE_MODEL_PATH": ("local_model_path", str),
-    "SEEDSCOPE_N_CTX": ("local_n_ctx", int),
-    "SEEDSCOPE_N_BATCH": ("local_n_batch", int),
-    "SEEDSCOPE_N_THREADS": ("local_n_threads", int),
-    "SEEDSCOPE_DATABASE_URL": ("database_url", str),
-    "SEEDSCOPE_COST_CONFIRM_TOKENS": ("cost_confirm_tokens", int),
-    "SEEDSCOPE_ALLOWED_PROVIDERS": ("allowed_providers", tuple),
-    "SEEDSCOPE_LOCK_BASE_URL": ("lock_base_url", bool),
-}
-
-_POSITIVE = {
-    "openai_timeout",
-    "max_runs_per_arm",
-    "max_tokens_limit",
-    "max_prompt_chars",
-    "remote_concurrency",
-    "local_n_ctx",
-    "local_n_batch",
-    "local_n_threads",
-}
+_VARIABLES = {field.alias for field in Settings.model_fields.values()}
 
 
-def _convert(name: str, raw: object, kind: type) -> object:
-    if kind is str:
-        text = str(raw).strip()
-        return text or None
-    if kind is bool:
-        if isinstance(raw, bool):
-            return raw
-        return str(raw).strip().lower() in {"1", "true", "yes", "on"}
-    if kind is tuple:
-        items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
-        values = tuple(str(item).strip() for item in items if str(item).strip())
-        unknown = [v for v in values if v not in ("local", "openai")]
-        if unknown or not values:
-            raise SettingsError(
-                f"{name}={raw!r} is not valid: use a comma-separated list of 'local' and 'openai'"
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source over a given mapping (os.environ or a test's)."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        super().__init__(Settings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name: value for name, value in self._env.items() if name in _VARIABLES}
+
+
+class _SecretsFileSource(TomlConfigSettingsSource):
+    """Top-level keys of the secrets file that are Seedscope settings; other tables are not ours."""
+
+    def __call__(self) -> dict[str, Any]:
+        return {name: value for name, value in super().__call__().items() if name in _VARIABLES}
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """What is accepted, for one pydantic error about one setting."""
+    kind = error["type"]
+    context = error.get("ctx") or {}
+    if kind == "bool_parsing" or kind == "bool_type":
+        return f"is not a boolean; use {BOOLEAN_WORDS}"
+    if kind in {"int_parsing", "int_from_float", "int_type"}:
+        return "is not a whole number"
+    if kind in {"float_parsing", "float_type", "finite_number"}:
+        return "is not a number"
+    if kind == "greater_than":
+        return f"must be greater than {context.get('gt'):g}"
+    if kind == "greater_than_equal":
+        return f"must be {context.get('ge'):g} or more"
+    if kind == "string_type":
+        return "is not text; quote it in the secrets file"
+    if error["loc"] and error["loc"][0] == "SEEDSCOPE_ALLOWED_PROVIDERS":
+        return "is not valid: use a comma-separated list of 'local' and 'openai'"
+    return f"is not valid ({error['msg']})"
+
+
+def _default_hint(name: str) -> str:
+    for field in Settings.model_fields.values():
+        if field.alias == name and isinstance(field.default, int | float | bool):
+            default = (
+                str(field.default).lower() if isinstance(field.default, bool) else field.default
             )
-        return values
-    try:
-        return kind(raw)
-    except (TypeError, ValueError):
-        raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+            return f" (default {default})"
+    return ""
 
 
-def read_secrets_file(path: Path) -> dict[str, object]:
-    if not path.is_file():
-        return {}
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{path} is not valid TOML: {exc}") from None
+def _settings_error(exc: ValidationError, origins: Mapping[str, str]) -> SettingsError:
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        shown = name if name in _NEVER_QUOTED else f"{name}={error.get('input')!r}"
+        origin = origins.get(name)
+        where = f" (from {origin})" if origin else ""
+        lines.append(f"{shown}{where} {_describe(error)}{_default_hint(name)}")
+    return SettingsError("; ".join(lines))
 
 
 def load_settings(
     env: Mapping[str, str] | None = None, secrets_path: Path | None = DEFAULT_SECRETS_PATH
 ) -> Settings:
     """Settings from `env` (default: os.environ) over the secrets file (if it exists)."""
-    env = os.environ if env is None else env
-    secrets = read_secrets_file(secrets_path) if secrets_path else {}
-    values: dict[str, object] = {}
-    for name, (attr, kind) in _FIELDS.items():
-        raw = env.get(name, secrets.get(name))
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            continue
-        value = _convert(name, raw, kind)
-        if value is None:
-            continue
-        if attr in _POSITIVE and value <= 0:  # type: ignore[operator]
-            raise SettingsError(f"{name}={raw!r} must be greater than 0")
-        values[attr] = value
-    if "openai_max_retries" in values and values["openai_max_retries"] < 0:  # type: ignore[operator]
-        raise SettingsError("OPENAI_MAX_RETRIES must be 0 or more")
-    return Settings(**values)
+    env_values = _MappingEnvSource(os.environ if env is None else env)()
+    file_values: dict[str, Any] = {}
+    if secrets_path is not None and Path(secrets_path).is_file():
+        try:
+            file_values = _SecretsFileSource(Settings, toml_file=Path(secrets_path))()
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{secrets_path} is not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise SettingsError(f"{secrets_path} cannot be read: {exc.strerror}") from None
+    origins = {name: str(secrets_path) for name in file_values}
+    origins |= {name: "environment" for name in env_values}
+    try:
+        return Settings(**(file_values | env_values))
+    except ValidationError as exc:
+        raise _settings_error(exc, origins) from None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from seedscope.settings import Settings
 
 DEFAULT_PROMPT = "Generate a short excerpt of news about a journey to Mars."
 DEFAULT_SYSTEM = "You are a helpful assistant."
@@ -31,7 +32,7 @@ class Limits:
     max_prompt_chars: int = 8000
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Limits:
+    def from_settings(cls, settings: Settings) -> Limits:
         return cls(
             max_runs_per_arm=settings.max_runs_per_arm,
             max_tokens=settings.max_tokens_limit,

@@ -280,9 +280,12 @@ def test_failed_remote_runs_are_reported_not_dropped(isolated_env, fake_server):
     data = json.loads(out)
     errors = [run["error"] for arm in data["arms"] for run in arm["runs"]]
     assert len(errors) == 4 and all(errors)
+    reason = "InternalServerError: server error (HTTP 500)"
+    last_line = err.strip().splitlines()[-1]
+    assert last_line.startswith(f"every run failed; most common reason (4 of 4 runs): {reason}")
     _, history, _ = run_in_process("history", "--format", "json")
     (entry,) = json.loads(history)
-    assert (entry["runs"], entry["failed_runs"]) == (4, 4)
+    assert (entry["status"], entry["runs"], entry["failed_runs"]) == ("failed", 4, 4)
 
 
 def test_table_output_escapes_terminal_control_sequences(isolated_env):

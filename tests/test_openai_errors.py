@@ -97,3 +97,78 @@ def test_each_api_names_its_own_endpoint_and_setting_for_a_missing_model():
     assert "no embedding model 'm' or no Embeddings endpoint; check OPENAI_EMBEDDING_MODEL" in (
         embeddings
     )
+
+
+UNREACHABLE = "http://127.0.0.1:1/v1"
+
+
+def failed_call(provider) -> str:
+    completion = asyncio.run(provider.complete(request()))
+    assert not completion.ok
+    return completion.error_message
+
+
+def test_a_connection_failure_names_where_the_base_url_came_from():
+    from seedscope.providers.factory import make_provider
+    from seedscope.settings import Settings
+
+    configured = Settings(openai_base_url=UNREACHABLE, openai_max_retries=0)
+    message = failed_call(make_provider(configured, "openai", model="fake-model"))
+    assert f"check OPENAI_BASE_URL ({UNREACHABLE}) and that the server is running" in message
+
+    settings = Settings(openai_max_retries=0)
+    for origin in ("typed in the page", "given with --base-url"):
+        provider = make_provider(
+            settings, "openai", model="fake-model", base_url=UNREACHABLE, base_url_origin=origin
+        )
+        message = failed_call(provider)
+        assert f"check the base URL {origin} ({UNREACHABLE})" in message
+        assert "OPENAI_BASE_URL" not in message
+
+
+def test_a_missing_model_names_the_base_url_and_its_origin(fake_server):
+    provider = OpenAICompatProvider(
+        api_key=None,
+        base_url=fake_server.base_url,
+        max_retries=0,
+        base_url_origin="typed in the page",
+    )
+    completion = asyncio.run(provider.complete(request(model="fault-404")))
+    assert completion.error_type == "NotFoundError"
+    assert (
+        f"check the model name and the base URL typed in the page ({fake_server.base_url})"
+        in completion.error_message
+    )
+
+
+def test_a_url_in_a_message_never_shows_credentials_or_the_key():
+    import httpx2
+    import openai
+
+    url = f"http://user:pa55word@llm.example:9/v1?api-key={KEY}#frag"
+    exc = openai.APIConnectionError(request=httpx2.Request("POST", "http://llm.example/v1"))
+    _, message = describe_openai_error(
+        exc,
+        endpoint=CHAT,
+        host="llm.example:9",
+        model="m",
+        timeout=5,
+        max_retries=0,
+        api_key=KEY,
+        base_url=url,
+        base_url_origin="typed in the page",
+    )
+    assert "check the base URL typed in the page (http://llm.example:9/v1)" in message
+    assert "pa55word" not in message and KEY not in message and "frag" not in message
+    # A key pasted into the path is still masked (the whole message is redacted).
+    _, message = describe_openai_error(
+        exc,
+        endpoint=CHAT,
+        host="llm.example",
+        model="m",
+        timeout=5,
+        max_retries=0,
+        api_key=KEY,
+        base_url=f"http://llm.example/{KEY}/v1",
+    )
+    assert KEY not in message and "OPENAI_BASE_URL (http://llm.example/***/v1)" in message

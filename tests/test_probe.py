@@ -1,23 +1,21 @@
-"""lib/probe.py: probes file validation, and probe runs that are stored and compared with the
+"""lib/probe.py: probe runs that are stored and compared with the
 previous run: on the embedded model (tiny max_tokens) and on the fake OpenAI-compatible server
 restarted with another fingerprint / another output (real drift, no doctored data)."""
 
 from __future__ import annotations
 
 import json
-import re
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
-from seedscope.probe import ProbeConfigError, load_probe_config, parse_probe_config, run_probes
+from seedscope.probe import load_probe_config, parse_probe_config, run_probes
 from seedscope.providers.factory import make_provider
 from seedscope.settings import Settings
-from seedscope.spec import Limits
 from seedscope.store import Store
 
 from tests.helpers import free_port, start_fake_server
-from tests.store_support import ROOT
 
 
 @pytest.fixture
@@ -30,95 +28,6 @@ def write_config(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "probes.toml"
     path.write_text(text)
     return path
-
-
-# -- the probes file ------------------------------------------------------------------------
-
-
-def test_example_file_is_valid_and_defaults_apply():
-    config = load_probe_config(ROOT / "probes.example.toml")
-    assert [p.name for p in config.probes] == ["local-mars-news", "local-mars-news-unseeded"]
-    seeded, unseeded = config.probes
-    assert (seeded.seed, seeded.spec.arms[0].temperature, seeded.spec.total_runs) == (123, 0.0, 3)
-    assert (unseeded.seed, unseeded.spec.arms[0].temperature) == (None, 0.7)
-    assert seeded.spec.max_tokens == 48 and seeded.model is None and seeded.base_url is None
-    assert seeded.spec.arms[0].label == "local-mars-news"
-
-
-def test_every_problem_is_reported_with_its_probe_and_key(tmp_path):
-    path = write_config(
-        tmp_path,
-        """
-[defaults]
-runs = 2
-prompt = "not allowed as a default"
-
-[[probe]]
-name = "hot"
-prompt = "p"
-temperature = 3.5
-
-[[probe]]
-name = "typo"
-prompt = "p"
-sead = 1
-
-[[probe]]
-prompt = "nameless"
-
-[[probe]]
-name = "local-base-url"
-prompt = "p"
-base_url = "http://127.0.0.1:8000/v1"
-
-[[probe]]
-name = "zero-seed"
-prompt = "p"
-seed = 0
-
-[[probe]]
-name = "dup"
-prompt = "p"
-
-[[probe]]
-name = "dup"
-prompt = "q"
-""",
-    )
-    with pytest.raises(ProbeConfigError) as raised:
-        load_probe_config(path)
-    messages = raised.value.messages
-    assert any("[defaults]" in m and "prompt" in m for m in messages)
-    assert any("'hot'" in m and "temperature 3.5 is out of range" in m for m in messages)
-    assert any("'typo'" in m and "unknown key(s) sead" in m for m in messages)
-    assert any("probe[2].name" in m for m in messages)
-    assert any("'local-base-url'.base_url" in m and "openai" in m for m in messages)
-    assert any("'zero-seed'" in m and "seed 0 is out of range" in m for m in messages)
-    assert any("repeated: dup" in m for m in messages)
-    assert len(messages) == 7
-
-
-def test_limits_from_settings_apply_to_probes():
-    data = {"probe": [{"name": "big", "prompt": "p", "runs": 11, "max_tokens": 600}]}
-    with pytest.raises(ProbeConfigError, match="runs 11 is out of range; allowed 1 to 10"):
-        parse_probe_config(data, Limits(max_runs_per_arm=10, max_tokens=1024))
-    with pytest.raises(ProbeConfigError, match="max_tokens 600 is out of range"):
-        parse_probe_config(data, Limits(max_runs_per_arm=20, max_tokens=512))
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("[[probe]\nname=", "not valid TOML"),
-        ("", "no probes"),
-        ("[probes]\nname = 'x'", "unknown section(s) probes"),
-    ],
-)
-def test_unusable_files(tmp_path, text, expected):
-    with pytest.raises(ProbeConfigError, match=re.escape(expected)):
-        load_probe_config(write_config(tmp_path, text))
-    with pytest.raises(ProbeConfigError, match="no such file"):
-        load_probe_config(tmp_path / "missing.toml")
 
 
 # -- running on the embedded model ----------------------------------------------------------
@@ -270,8 +179,54 @@ def test_failed_runs_are_stored_and_not_counted_as_drift(store):
     )
     assert (failing.runs, failing.failed_runs, failing.unique_outputs) == (2, 2, 0)
     assert failing.outputs_changed is None and failing.drifted is False
+    assert failing.status == "failed"  # every run failed: the lifecycle says so
+    assert "[failed]" in failing.summary_line()
     assert "no successful runs to compare" in failing.summary_line()
-    assert store.load_experiment(failing.experiment_id).summary.failed_runs == 2
+    stored = store.load_experiment(failing.experiment_id)
+    assert (stored.status, stored.summary.failed_runs) == ("failed", 2)
+
+
+def test_an_unreachable_probe_server_is_named_as_set_in_the_probes_file(store):
+    port = free_port()  # nothing listens there
+    config = parse_probe_config({"probe": [remote_probe(port)]})
+    (result,) = run_probes(config, Settings(openai_max_retries=0), store, make_provider)
+    assert result.status == "failed"
+    stored = store.load_experiment(result.experiment_id)
+    assert stored.status == "failed"
+    for completion in stored.completions:
+        assert completion.error_type == "APIConnectionError"
+        assert (
+            f"check the base URL set in the probes file (http://127.0.0.1:{port}/v1)"
+            in completion.error_message
+        )
+
+
+def test_a_database_failure_mid_probe_ends_it_interrupted_with_the_saved_runs(tmp_path):
+    """A real SQLite error on the second insert: the probe stops, says why, keeps run 0."""
+    database = tmp_path / "probes.db"
+    with Store.open(f"sqlite:///{database}") as store:
+        connection = sqlite3.connect(database)
+        connection.execute(
+            "CREATE TRIGGER disk_full BEFORE INSERT ON runs WHEN (SELECT count(*) FROM runs) >= 1 "
+            "BEGIN SELECT RAISE(ABORT, 'simulated disk full'); END"
+        )
+        connection.commit()
+        connection.close()
+        server = start_fake_server()
+        try:
+            probe = remote_probe(server.port, runs=3)
+            (result,) = run_probes(
+                parse_probe_config({"probe": [probe]}),
+                Settings(remote_concurrency=1),
+                store,
+                make_provider,
+            )
+        finally:
+            server.stop()
+        assert result.status == "interrupted"
+        assert "simulated disk full" in result.error and "[interrupted]" in result.summary_line()
+        stored = store.load_experiment(result.experiment_id)
+        assert (stored.status, len(stored.completions)) == ("interrupted", 1)
 
 
 def test_cancelled_before_start_runs_nothing(store):

@@ -52,6 +52,55 @@ def test_plan_interleaves_arms():
     assert [r.seed for r in planned] == [1, 2, None, 1, None, 1]
 
 
+def test_plan_leaves_out_the_runs_already_stored():
+    spec = make_spec(("a", 1, 0.0, 3), ("b", None, 0.7, 2))
+    stored = [r for r in plan_requests(spec) if (r.arm_label, r.run_index) in {("a", 1), ("b", 0)}]
+    previous = [_done(request) for request in stored]
+    assert keys(plan_requests(spec, previous)) == [("a", 0), ("b", 1), ("a", 2)]
+
+
+def test_previous_runs_are_not_sent_again_and_progress_counts_from_them(fake_server):
+    fake_server.reset()
+    spec = make_spec(("a", 1, 0.0, 3), ("b", 2, 0.0, 2))
+    first = run_spec_sync(spec, remote(fake_server), concurrency=1)
+    previous = [c for c in first.completions if c.run_index != 1]  # a1 and b1 "were lost"
+    fake_server.reset()
+    events: list[ProgressEvent] = []
+    outcome = run_spec_sync(
+        spec, remote(fake_server), previous=previous, on_progress=events.append, concurrency=1
+    )
+    log = fake_server.stats()["chat_log"]
+    assert [entry["seed"] for entry in log] == [1, 2]  # only the two missing runs
+    assert keys(outcome.completions) == [("a", 1), ("b", 1)]  # the outcome holds only new runs
+    assert not outcome.cancelled
+    assert [(e.done, e.total) for e in events] == [(4, 5), (5, 5)]
+    assert (events[-1].arms["a"].done, events[-1].arms["b"].done) == (3, 2)
+
+
+def _done(request: CompletionRequest) -> Completion:
+    """A stored run for a planned request (as a previous attempt left it)."""
+    return Completion(
+        arm_label=request.arm_label,
+        run_index=request.run_index,
+        text="earlier",
+        system_fingerprint=None,
+        requested_seed=request.seed,
+        effective_seed=request.seed,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        max_tokens=request.max_tokens,
+        provider="openai",
+        model=request.model,
+        prompt_tokens=1,
+        completion_tokens=1,
+        latency_s=0.1,
+        finish_reason="stop",
+        started_at=datetime.now(UTC),
+        error_type=None,
+        error_message=None,
+    )
+
+
 def test_calls_reach_the_server_interleaved_and_uncached(fake_server):
     fake_server.reset()
     spec = make_spec(("a", 1, 0.0, 3), ("b", 2, 0.0, 1), ("c", 3, 0.0, 2))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pydantic
 import pytest
 from seedscope.settings import Settings, SettingsError, base_url_host, load_settings
 
@@ -16,12 +17,19 @@ def write_secrets(tmp_path: Path, text: str) -> Path:
     return path
 
 
+def refused(env: dict[str, str], secrets_path: Path | None = None) -> str:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env=env, secrets_path=secrets_path)
+    return str(caught.value)
+
+
 def test_defaults_without_env_or_file(tmp_path):
     settings = load_settings(env={}, secrets_path=tmp_path / "missing.toml")
     assert settings == Settings()
     assert settings.openai_configured is False
     assert settings.remote_concurrency == 8
     assert settings.allowed_providers == ("local", "openai")
+    assert settings.lock_base_url is False
 
 
 def test_environment_wins_over_secrets_file(tmp_path):
@@ -35,16 +43,32 @@ def test_environment_wins_over_secrets_file(tmp_path):
     assert settings.max_tokens_limit == 300
 
 
+def test_os_environ_is_the_default_environment(monkeypatch):
+    monkeypatch.setenv("SEEDSCOPE_REMOTE_CONCURRENCY", "3")
+    assert load_settings(secrets_path=None).remote_concurrency == 3
+
+
+def test_settings_built_directly_read_nothing(monkeypatch):
+    # Tests and callers build Settings(...) by attribute name; only load_settings reads the env.
+    monkeypatch.setenv("OPENAI_MODEL", "from-env")
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    settings = Settings(max_tokens_limit=7)
+    assert settings.openai_model == "gpt-4o-mini"
+    assert settings.openai_api_key is None
+    assert settings.max_tokens_limit == 7
+
+
 def test_values_are_converted(tmp_path):
     env = {
         "OPENAI_TIMEOUT": "2.5",
         "OPENAI_MAX_RETRIES": "0",
         "SEEDSCOPE_REMOTE_CONCURRENCY": "16",
         "SEEDSCOPE_N_THREADS": "2",
-        "SEEDSCOPE_ALLOWED_PROVIDERS": "local",
+        "SEEDSCOPE_ALLOWED_PROVIDERS": " local ",
         "SEEDSCOPE_LOCK_BASE_URL": "yes",
         "SEEDSCOPE_MODEL_PATH": "  /models/x.gguf ",
         "OPENAI_BASE_URL": "   ",  # blank means unset
+        "UNRELATED_VARIABLE": "ignored",
     }
     settings = load_settings(env=env, secrets_path=None)
     assert settings.openai_timeout == 2.5
@@ -57,36 +81,127 @@ def test_values_are_converted(tmp_path):
     assert settings.openai_base_url is None
 
 
-def test_secrets_file_accepts_native_toml_types(tmp_path):
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("true", True), ("TRUE", True), ("on", True), ("1", True), ("false", False), ("no", False)],
+)
+def test_boolean_words(text, expected):
+    settings = load_settings(env={"SEEDSCOPE_LOCK_BASE_URL": text}, secrets_path=None)
+    assert settings.lock_base_url is expected
+
+
+def test_secrets_file_accepts_native_toml_types_and_ignores_other_tables(tmp_path):
     secrets = write_secrets(
-        tmp_path, 'SEEDSCOPE_ALLOWED_PROVIDERS = ["openai"]\nSEEDSCOPE_LOCK_BASE_URL = true\n'
+        tmp_path,
+        'SEEDSCOPE_ALLOWED_PROVIDERS = ["openai"]\nSEEDSCOPE_LOCK_BASE_URL = true\n'
+        "OPENAI_TIMEOUT = 5\n"
+        'SOMETHING_ELSE = "not ours"\n'
+        '[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\n',
     )
     settings = load_settings(env={}, secrets_path=secrets)
     assert settings.allowed_providers == ("openai",)
     assert settings.lock_base_url is True
+    assert settings.openai_timeout == 5.0
+
+
+ACCEPTED_BOOLEANS = "use true/false, yes/no, on/off or 1/0"
 
 
 @pytest.mark.parametrize(
-    ("env", "fragment"),
+    ("env", "message"),
     [
-        ({"SEEDSCOPE_MAX_TOKENS": "lots"}, "SEEDSCOPE_MAX_TOKENS='lots' is not a valid int"),
-        ({"OPENAI_TIMEOUT": "0"}, "OPENAI_TIMEOUT='0' must be greater than 0"),
-        ({"SEEDSCOPE_REMOTE_CONCURRENCY": "-2"}, "SEEDSCOPE_REMOTE_CONCURRENCY='-2' must be"),
-        ({"OPENAI_MAX_RETRIES": "-1"}, "OPENAI_MAX_RETRIES must be 0 or more"),
-        ({"SEEDSCOPE_ALLOWED_PROVIDERS": "local,bedrock"}, "'local' and 'openai'"),
-        ({"SEEDSCOPE_ALLOWED_PROVIDERS": ","}, "SEEDSCOPE_ALLOWED_PROVIDERS"),
+        # Strict booleans: a typo must not silently mean false (this one locks the base URL).
+        (
+            {"SEEDSCOPE_LOCK_BASE_URL": "ture"},
+            "SEEDSCOPE_LOCK_BASE_URL='ture' (from environment) is not a boolean; "
+            f"{ACCEPTED_BOOLEANS} (default false)",
+        ),
+        (
+            {"SEEDSCOPE_LOCK_BASE_URL": "2"},
+            f"SEEDSCOPE_LOCK_BASE_URL='2' (from environment) is not a boolean; {ACCEPTED_BOOLEANS}",
+        ),
+        (
+            {"SEEDSCOPE_MAX_TOKENS": "lots"},
+            "SEEDSCOPE_MAX_TOKENS='lots' (from environment) is not a whole number (default 1024)",
+        ),
+        ({"SEEDSCOPE_N_CTX": "2.5"}, "SEEDSCOPE_N_CTX='2.5' (from environment) is not a whole"),
+        ({"OPENAI_TIMEOUT": "soon"}, "OPENAI_TIMEOUT='soon' (from environment) is not a number"),
+        ({"OPENAI_TIMEOUT": "nan"}, "OPENAI_TIMEOUT='nan' (from environment) is not a number"),
+        ({"OPENAI_TIMEOUT": "0"}, "OPENAI_TIMEOUT='0' (from environment) must be greater than 0"),
+        (
+            {"SEEDSCOPE_REMOTE_CONCURRENCY": "-2"},
+            "SEEDSCOPE_REMOTE_CONCURRENCY='-2' (from environment) must be greater than 0",
+        ),
+        ({"SEEDSCOPE_MAX_RUNS_PER_ARM": "0"}, "SEEDSCOPE_MAX_RUNS_PER_ARM='0' (from environment)"),
+        (
+            {"SEEDSCOPE_N_THREADS": "0"},
+            "SEEDSCOPE_N_THREADS='0' (from environment) must be greater",
+        ),
+        (
+            {"OPENAI_MAX_RETRIES": "-1"},
+            "OPENAI_MAX_RETRIES='-1' (from environment) must be 0 or more (default 2)",
+        ),
+        (
+            {"SEEDSCOPE_COST_CONFIRM_TOKENS": "-5"},
+            "SEEDSCOPE_COST_CONFIRM_TOKENS='-5' (from environment) must be 0 or more",
+        ),
+        (
+            {"SEEDSCOPE_ALLOWED_PROVIDERS": "local,bedrock"},
+            "SEEDSCOPE_ALLOWED_PROVIDERS='local,bedrock' (from environment) is not valid: "
+            "use a comma-separated list of 'local' and 'openai'",
+        ),
+        (
+            {"SEEDSCOPE_ALLOWED_PROVIDERS": ","},
+            "SEEDSCOPE_ALLOWED_PROVIDERS=',' (from environment)",
+        ),
     ],
 )
-def test_bad_values_name_the_setting(env, fragment):
-    with pytest.raises(SettingsError) as caught:
-        load_settings(env=env, secrets_path=None)
-    assert fragment in str(caught.value)
+def test_bad_environment_values_name_the_setting(env, message):
+    assert message in refused(env)
+
+
+def test_every_bad_value_is_reported_at_once():
+    message = refused({"SEEDSCOPE_MAX_TOKENS": "x", "SEEDSCOPE_LOCK_BASE_URL": "ture"})
+    assert "SEEDSCOPE_MAX_TOKENS='x'" in message
+    assert "SEEDSCOPE_LOCK_BASE_URL='ture'" in message
+
+
+def test_bad_secrets_file_values_name_the_setting_and_the_file(tmp_path):
+    secrets = write_secrets(
+        tmp_path,
+        'SEEDSCOPE_LOCK_BASE_URL = "ture"\nSEEDSCOPE_MAX_TOKENS = 2.5\n'
+        'SEEDSCOPE_ALLOWED_PROVIDERS = ["local", "bedrock"]\nOPENAI_MODEL = 4\n',
+    )
+    message = refused({}, secrets)
+    assert f"SEEDSCOPE_LOCK_BASE_URL='ture' (from {secrets}) is not a boolean" in message
+    assert f"SEEDSCOPE_MAX_TOKENS=2.5 (from {secrets}) is not a whole number" in message
+    assert f"SEEDSCOPE_ALLOWED_PROVIDERS=['local', 'bedrock'] (from {secrets})" in message
+    assert f"OPENAI_MODEL=4 (from {secrets}) is not text; quote it" in message
+
+
+def test_a_good_environment_value_hides_a_bad_one_in_the_file(tmp_path):
+    secrets = write_secrets(tmp_path, "SEEDSCOPE_N_CTX = 0\n")
+    assert "SEEDSCOPE_N_CTX=0 (from" in refused({}, secrets)
+    assert load_settings(env={"SEEDSCOPE_N_CTX": "64"}, secrets_path=secrets).local_n_ctx == 64
 
 
 def test_broken_secrets_file_is_reported(tmp_path):
     secrets = write_secrets(tmp_path, "OPENAI_API_KEY = \n")
-    with pytest.raises(SettingsError, match="is not valid TOML"):
-        load_settings(env={}, secrets_path=secrets)
+    message = refused({}, secrets)
+    assert message.startswith(f"{secrets} is not valid TOML: ")
+    assert "line 1" in message
+
+
+def test_secret_values_are_never_quoted_in_messages(tmp_path):
+    secrets = write_secrets(
+        tmp_path,
+        f'OPENAI_API_KEY = ["{KEY}"]\nSEEDSCOPE_DATABASE_URL = ["postgresql://u:pw@db/x"]\n',
+    )
+    message = refused({}, secrets)
+    assert f"OPENAI_API_KEY (from {secrets}) is not text" in message
+    assert "SEEDSCOPE_DATABASE_URL (from" in message
+    assert KEY not in message
+    assert "pw@db" not in message
 
 
 def test_api_key_never_in_repr(tmp_path):
@@ -94,6 +209,20 @@ def test_api_key_never_in_repr(tmp_path):
     assert settings.openai_configured
     assert KEY not in repr(settings)
     assert KEY not in str(settings)
+
+
+def test_settings_are_immutable_and_hashable():
+    settings = load_settings(env={"SEEDSCOPE_N_CTX": "64"}, secrets_path=None)
+    with pytest.raises(pydantic.ValidationError):
+        settings.local_n_ctx = 128  # type: ignore[misc]
+    assert hash(settings) == hash(Settings(local_n_ctx=64))
+    assert {settings, Settings(local_n_ctx=64)} == {settings}
+    assert type(settings) is Settings  # st.cache_resource's hash_funcs match the exact type
+
+
+def test_unknown_attribute_is_refused_when_built_directly():
+    with pytest.raises(pydantic.ValidationError, match="max_tokens"):
+        Settings(max_tokens=5)  # type: ignore[call-arg]
 
 
 def test_base_url_alone_configures_the_remote_backend():

@@ -18,9 +18,16 @@ from seedscope.spec import REMOTE_SEED_MAX
 from seedscope.store import Store, StoreError
 from seedscope.store.engine import current_revision, head_revision, resolve_url, upgrade
 from seedscope.store.queries import drift_query, history_query, timeline_query
-from seedscope.store.schema import embedding_cache, experiments, metadata, runs
+from seedscope.store.schema import (
+    EXPERIMENT_STATUSES,
+    embedding_cache,
+    experiments,
+    metadata,
+    runs,
+)
 from sqlalchemy import create_engine, insert, select, text, update
 from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.exc import IntegrityError
 
 from tests.store_support import BACKENDS, ROOT, T0, database_url, make_completion, make_spec
 
@@ -569,7 +576,7 @@ def test_recover_treats_other_hosts_by_inactivity(url):
 def test_new_database_is_at_head_and_matches_the_table_definitions(store, url):
     engine = create_engine(resolve_url(url))
     try:
-        assert current_revision(engine) == head_revision() == "0002"
+        assert current_revision(engine) == head_revision() == "0003"
         with engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), metadata)
         assert differences == []
@@ -643,6 +650,85 @@ def test_upgrade_from_the_initial_revision_keeps_data_and_fills_request_keys(url
         # New runs of the same request join the migrated series.
         add_seeded_runs(store, spec, [("other", "fp_a", 5)], host="h:9")
         assert [p.status for p in store.drift_series()] == ["first", "same", "changed"]
+
+
+def test_every_experiment_status_is_accepted_and_any_other_refused_by_the_database(store, url):
+    """The CHECK constraint itself (the migrated one), not Store.finish_experiment's guard."""
+    spec = make_spec()
+    experiment_id = store.create_experiment(spec, base_url_host=None)
+    engine = create_engine(resolve_url(url))
+    try:
+        for status in EXPERIMENT_STATUSES:
+            with engine.begin() as connection:
+                connection.execute(update(experiments).values(status=status))
+            assert store.load_experiment(experiment_id).status == status
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(update(experiments).values(status="exploded"))
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_revision_0002_keeps_every_run_and_allows_failed(url):
+    """0003 rebuilds `experiments` on SQLite: its runs (which reference it with ON DELETE
+    CASCADE) must all survive, and so must the experiments' fields and indexes."""
+    engine = create_engine(resolve_url(url))
+    upgrade(engine, "0002")
+    spec = make_spec()
+    stored_runs = {
+        experiment_id: [
+            make_completion(spec, arm.label, index) for arm in spec.arms for index in range(2)
+        ]
+        for experiment_id in ("old-complete", "old-interrupted")
+    }
+    with engine.begin() as connection:
+        # Rows as Seedscope wrote them at 0002 (the columns have not changed since).
+        for experiment_id, completions in stored_runs.items():
+            connection.execute(
+                insert(experiments).values(
+                    id=experiment_id,
+                    created_at=T0,
+                    finished_at=T0 + timedelta(minutes=1),
+                    status=experiment_id.removeprefix("old-"),
+                    prompt=spec.prompt,
+                    system_prompt=spec.system,
+                    provider=spec.provider,
+                    model=spec.model,
+                    base_url_host="h:9",
+                    spec_json=spec.model_dump_json(),
+                )
+            )
+            for completion in completions:
+                values = completion.to_dict() | {"experiment_id": experiment_id}
+                values["started_at"] = completion.started_at
+                connection.execute(insert(runs).values(values | {"request_key": "k" * 64}))
+    engine.dispose()
+
+    with Store.open(url) as store:
+        engine = create_engine(resolve_url(url))
+        try:
+            assert current_revision(engine) == "0003"
+            with engine.connect() as connection:
+                differences = compare_metadata(MigrationContext.configure(connection), metadata)
+                (run_count,) = connection.execute(text("SELECT count(*) FROM runs")).one()
+        finally:
+            engine.dispose()
+        assert differences == []
+        assert run_count == 8
+        for experiment_id, completions in stored_runs.items():
+            loaded = store.load_experiment(experiment_id)
+            assert loaded.status == experiment_id.removeprefix("old-")
+            assert loaded.spec == spec and loaded.summary.created_at == T0
+            assert sorted(loaded.completions, key=lambda c: (c.arm_label, c.run_index)) == sorted(
+                completions, key=lambda c: (c.arm_label, c.run_index)
+            )
+        store.finish_experiment("old-interrupted", "failed")
+        assert store.load_experiment("old-interrupted").status == "failed"
+        with pytest.raises(StoreError, match="saving a run"):  # still stored at most once
+            store.add_run("old-complete", make_completion(spec, "seeded", 0))
+        # Deleting still cascades: the rebuilt table kept its foreign key.
+        assert store.delete_experiment("old-complete")
+        assert store.load_experiment("old-interrupted").summary.runs == 4
+        assert store.count_experiments() == 1
 
 
 def test_reopening_keeps_data_and_does_not_migrate_again(url):

@@ -1,13 +1,17 @@
 """Command line: the same experiments as the dashboard, headless (CI, cron, scripts).
 
     python -m seedscope compare [--preset cookbook|seed-only|grid] [--provider local|openai] ...
+    python -m seedscope compare --arm "LABEL,seed=S|none,temperature=T,runs=N" [--arm ...] ...
+    python -m seedscope compare --spec FILE.toml|FILE.json
     python -m seedscope history [--format table|json]
-    python -m seedscope export ID --dir DIR
+    python -m seedscope export ID [--dir DIR] [--spec FILE.toml|FILE.json]
+    python -m seedscope resume ID [--base-url URL] [--format table|json] [--csv DIR]
     python -m seedscope probe --config probes.toml [--fail-on-drift]
 
 Exit status: 0 done (failed runs are recorded, not fatal), 1 drift found (probe --fail-on-drift)
-or every run failed, 2 invalid input or configuration (nothing was called or stored),
-130 interrupted (completed runs are kept).
+or every run failed (stderr names the most common reason) or saving failed, 2 invalid input or
+configuration (nothing was called or stored), 130 interrupted (completed runs are kept; `resume`
+sends the rest).
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from seedscope.cli.commands import cmd_compare, cmd_export, cmd_history, cmd_probe
-from seedscope.cli.errors import EXIT_FAILED, EXIT_USAGE, CliError
+from seedscope.cli.commands import cmd_compare, cmd_export, cmd_history, cmd_probe, cmd_resume
+from seedscope.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from seedscope.cli.parser import UsageError, build_parser
 from seedscope.cli.specs import spec_from_args
 from seedscope.embeddings import EmbeddingError
@@ -31,6 +35,7 @@ COMMANDS = {
     "compare": cmd_compare,
     "history": cmd_history,
     "export": cmd_export,
+    "resume": cmd_resume,
     "probe": cmd_probe,
 }
 
@@ -54,4 +59,7 @@ def main(argv: Sequence[str] | None = None, out=None, err=None) -> int:
         # Calls were made: what completed is stored; say what failed and stop.
         err.write(f"error: {exc}\n")
         return EXIT_FAILED
+    except KeyboardInterrupt:  # after the runs (say while measuring): they are stored
+        err.write("\ninterrupted\n")
+        return EXIT_INTERRUPTED
     return EXIT_USAGE

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
-from seedscope.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
-from seedscope.cli.output import (
-    comparison_json,
-    print_comparison_table,
-    print_table,
-    progress_printer,
+from seedscope.cli.errors import EXIT_FAILED, EXIT_OK, CliError
+from seedscope.cli.output import print_table
+from seedscope.cli.running import (
+    build_provider,
+    check_concurrency,
+    resume_base_url,
+    run_and_report,
+    with_base_url,
 )
-from seedscope.cli.specs import spec_from_args
+from seedscope.cli.specs import export_spec_file, spec_from_args
 from seedscope.settings import Settings
 from seedscope.spec import Limits
-from seedscope.store import StoreError
+from seedscope.spec_files import spec_format
+from seedscope.store import Store, StoreError
 from seedscope.terminal import one_line, safe_for_terminal
 
 
@@ -31,6 +32,10 @@ def _open_store(settings: Settings):
         raise CliError(str(exc)) from None
 
 
+def _memory_store() -> Store:
+    return Store("sqlite://")  # in memory: gone when the command ends
+
+
 def _embedder(settings: Settings, kind: str, store):
     from seedscope.embeddings import make_embedder
 
@@ -40,69 +45,65 @@ def _embedder(settings: Settings, kind: str, store):
 
 
 def cmd_compare(args: argparse.Namespace, settings: Settings, out, err) -> int:
-    from seedscope.providers.factory import make_provider, settings_for_endpoint
-    from seedscope.runner import run_spec_sync
+    from seedscope.experiments import create_experiment
 
-    if args.base_url:
-        # The configured key stays with the configured endpoint; the rest of this command
-        # (provider and embedder) then talks to --base-url.
-        endpoint = settings_for_endpoint(settings, args.base_url)
-        settings = replace(endpoint, openai_base_url=args.base_url)
+    settings = with_base_url(settings, args.base_url)
     spec = spec_from_args(args, settings)
-    if args.concurrency is not None and args.concurrency < 1:
-        raise CliError(f"--concurrency {args.concurrency} is out of range; allowed 1 or more")
-    if args.provider == "openai" and not settings.openai_configured:
+    check_concurrency(args)
+    if spec.provider == "openai" and not settings.openai_configured:
         raise CliError("--provider openai needs OPENAI_API_KEY or --base-url / OPENAI_BASE_URL")
-    try:
-        provider = make_provider(settings, spec.provider, model=spec.model, base_url=args.base_url)
-    except ValueError as exc:  # e.g. a GGUF path that does not exist, a remote not configured
-        raise CliError(str(exc)) from None
-    store = None if args.no_store else _open_store(settings)
+    provider = build_provider(settings, spec.provider, spec.model, args.base_url)
+    # --no-store: the same lifecycle on a throwaway in-memory database.
+    store = _memory_store() if args.no_store else _open_store(settings)
     # Everything that can be refused is refused before anything is stored or called.
     embedder = _embedder(settings, args.embedder, store)
-    experiment_id = None
-    sink = None
-    if store is not None:
-        experiment_id = store.create_experiment(spec, base_url_host=provider.base_url_host)
-        sink = store.sink(experiment_id)
+    experiment_id = create_experiment(store, spec, provider)
+    return run_and_report(
+        args,
+        settings,
+        store,
+        experiment_id,
+        spec,
+        provider,
+        embedder,
+        out,
+        err,
+        stored=not args.no_store,
+    )
+
+
+def cmd_resume(args: argparse.Namespace, settings: Settings, out, err) -> int:
+    """Send only the runs a cancelled or interrupted experiment is missing; print all of it."""
+    from seedscope.experiments import ResumeError, check_resumable, missing_runs, start_resume
+
+    check_concurrency(args)
+    store = _open_store(settings)
     try:
-        outcome = run_spec_sync(
-            spec,
-            provider,
-            sink=sink,
-            on_progress=progress_printer(err),
-            concurrency=args.concurrency or settings.remote_concurrency,
+        experiment_id = store.resolve_id(args.experiment_id) or args.experiment_id
+        stored = check_resumable(store.load_experiment(experiment_id), args.experiment_id)
+    except (ResumeError, StoreError) as exc:  # unknown, ambiguous, complete, failed, running
+        raise CliError(str(exc)) from None
+    spec = stored.spec
+    base_url = resume_base_url(args, settings, stored)
+    settings = with_base_url(settings, base_url)
+    provider = build_provider(settings, spec.provider, spec.model, base_url)
+    if provider.model != spec.model:
+        raise CliError(
+            f"experiment {stored.id[:12]} ran on the embedded model {spec.model!r}, but the "
+            f"embedded model here is {provider.model!r}; set SEEDSCOPE_MODEL_PATH to its file"
         )
-    except KeyboardInterrupt:
-        if store is not None:
-            store.finish_experiment(experiment_id, "cancelled")
-        err.write("\ninterrupted: completed runs are kept\n")
-        return EXIT_INTERRUPTED
-    if store is not None:
-        store.finish_experiment(experiment_id, "cancelled" if outcome.cancelled else "complete")
-
-    from seedscope.analysis import analyze
-
-    completions = outcome.completions
-    analysis = analyze(completions, embedder, [arm.label for arm in spec.arms])
-    if args.csv:
-        from seedscope.export import write_exports
-
-        stored = store.load_experiment(experiment_id) if store is not None else None
-        write_exports(
-            Path(args.csv),
-            completions,
-            analysis,
-            experiment_id=experiment_id or "unsaved",
-            created_at=stored.summary.created_at if stored else datetime.now(UTC),
-            base_url_host=provider.base_url_host,
-        )
-    if args.format == "json":
-        json.dump(comparison_json(spec, completions, analysis, experiment_id), out, indent=2)
-        out.write("\n")
-    else:
-        print_comparison_table(spec, completions, analysis, experiment_id, out)
-    return EXIT_FAILED if completions and not any(c.ok for c in completions) else EXIT_OK
+    embedder = _embedder(settings, args.embedder, store)
+    try:
+        spec, previous = start_resume(store, stored.id)  # checked again, atomically
+    except ResumeError as exc:
+        raise CliError(str(exc)) from None
+    err.write(
+        f"resuming experiment {stored.id[:12]}: {missing_runs(spec, previous)} of "
+        f"{spec.total_runs} runs missing\n"
+    )
+    return run_and_report(
+        args, settings, store, stored.id, spec, provider, embedder, out, err, previous=previous
+    )
 
 
 def cmd_history(args: argparse.Namespace, settings: Settings, out, err) -> int:
@@ -141,11 +142,19 @@ def cmd_export(args: argparse.Namespace, settings: Settings, out, err) -> int:
     from seedscope.analysis import analyze
     from seedscope.export import write_exports
 
+    if args.dir is None and args.spec is None:
+        raise CliError("export needs --dir DIR (the CSV files), --spec FILE (the spec), or both")
+    if args.spec is not None:
+        spec_format(Path(args.spec))  # a bad file name is refused before the store is opened
     store = _open_store(settings)
     experiment_id = store.resolve_id(args.experiment_id) or args.experiment_id  # short ids too
     stored = store.load_experiment(experiment_id)
     if stored is None:
         raise CliError(f"no experiment {args.experiment_id!r}: see `python -m seedscope history`")
+    if args.spec is not None:
+        out.write(f"{export_spec_file(stored, Path(args.spec))}\n")
+    if args.dir is None:
+        return EXIT_OK
     arm_order = [arm.label for arm in stored.spec.arms]
     analysis = analyze(stored.completions, _embedder(settings, args.embedder, store), arm_order)
     paths = write_exports(

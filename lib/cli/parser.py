@@ -33,24 +33,39 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     compare = commands.add_parser("compare", help="run seeded vs unseeded arms and compare them")
+    # Request and arm flags default to None so that --arm / --spec can tell which were given;
+    # seedscope.cli.specs applies the defaults named in the help.
     compare.add_argument("--preset", choices=PRESETS, help="arms preset (default: two arms)")
-    compare.add_argument("--provider", choices=("local", "openai"), default="local")
+    compare.add_argument(
+        "--arm",
+        action="append",
+        metavar="SPEC",
+        help='an arm "LABEL,seed=S|none,temperature=T,runs=N" (repeatable); replaces the '
+        "preset's arms, so not with --preset/--seed/--temperature/--unseeded-temperature/--runs",
+    )
+    compare.add_argument(
+        "--spec",
+        metavar="FILE",
+        help="the whole request and its arms from a JSON or TOML file (as `export --spec` "
+        "writes it); not with the request or arm flags",
+    )
+    compare.add_argument("--provider", choices=("local", "openai"), help="default: local")
     compare.add_argument(
         "--base-url", help="OpenAI-compatible base URL; the API key is sent only to OPENAI_BASE_URL"
     )
     compare.add_argument("--model", help="model name (default: the embedded model / OPENAI_MODEL)")
-    compare.add_argument("--prompt", default=DEFAULT_PROMPT)
-    compare.add_argument("--system", default=DEFAULT_SYSTEM)
-    compare.add_argument("--runs", type=_number(int), default=5, help="runs per arm")
-    compare.add_argument("--seed", type=_number(int), default=123)
+    compare.add_argument("--prompt", help=f"default: {DEFAULT_PROMPT!r}")
+    compare.add_argument("--system", help=f"default: {DEFAULT_SYSTEM!r}")
+    compare.add_argument("--runs", type=_number(int), help="runs per arm (default: 5)")
+    compare.add_argument("--seed", type=_number(int), help="seed of the seeded arm (default: 123)")
     compare.add_argument("--temperature", type=_number(float), help="temperature of the seeded arm")
     compare.add_argument(
         "--unseeded-temperature",
         type=_number(float),
         help="temperature of the unseeded arm (default: --temperature)",
     )
-    compare.add_argument("--max-tokens", type=_number(int), default=200)
-    compare.add_argument("--top-p", type=_number(float), default=1.0)
+    compare.add_argument("--max-tokens", type=_number(int), help="default: 200")
+    compare.add_argument("--top-p", type=_number(float), help="default: 1.0")
     compare.add_argument("--concurrency", type=_number(int), help="parallel calls (remote only)")
     compare.add_argument("--embedder", choices=("local", "openai"), default="local")
     compare.add_argument("--format", choices=("table", "json"), default="table")
@@ -66,10 +81,34 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--limit", type=_number(int), default=50)
     history.add_argument("--format", choices=("table", "json"), default="table")
 
-    export = commands.add_parser("export", help="write the CSV files of a stored experiment")
+    export = commands.add_parser(
+        "export", help="write the CSV files or the spec file of a stored experiment"
+    )
     export.add_argument("experiment_id")
-    export.add_argument("--dir", required=True)
+    export.add_argument("--dir", help="write runs.csv, metrics.csv, distances.csv here")
+    export.add_argument(
+        "--spec",
+        metavar="FILE",
+        help="write the experiment's spec (JSON or TOML by extension) to re-run it with "
+        "`compare --spec FILE`",
+    )
     export.add_argument("--embedder", choices=("local", "openai"), default="local")
+
+    resume = commands.add_parser(
+        "resume", help="send only the missing runs of a cancelled or interrupted experiment"
+    )
+    resume.add_argument("experiment_id", help="its id, or the first characters (see history)")
+    resume.add_argument(
+        "--base-url",
+        help="base URL of the experiment's server (only its host is stored); default "
+        "OPENAI_BASE_URL when it points at that host",
+    )
+    resume.add_argument("--concurrency", type=_number(int), help="parallel calls (remote only)")
+    resume.add_argument("--embedder", choices=("local", "openai"), default="local")
+    resume.add_argument("--format", choices=("table", "json"), default="table")
+    resume.add_argument(
+        "--csv", metavar="DIR", help="also write runs.csv, metrics.csv, distances.csv"
+    )
 
     probe = commands.add_parser("probe", help="run fixed probe requests and report drift")
     probe.add_argument("--config", required=True, help="probes TOML file")

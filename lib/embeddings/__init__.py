@@ -7,12 +7,13 @@ and keeps vectors by (embedder id, sha256 of the text) so re-rendering a view ne
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from seedscope.embeddings.base import Embedder, EmbeddingError, VectorCache, text_sha256
 from seedscope.embeddings.cache import CachingEmbedder, MemoryVectorCache
 from seedscope.embeddings.local import LOCAL_EMBEDDING_MODEL, LocalEmbedder, load_local_model
 from seedscope.embeddings.openai import DEFAULT_OPENAI_EMBEDDING_MODEL, OpenAIEmbedder
+from seedscope.settings import Settings
 
 __all__ = [
     "DEFAULT_OPENAI_EMBEDDING_MODEL",
@@ -31,7 +32,7 @@ __all__ = [
 
 
 def make_embedder(
-    settings: Any, kind: Literal["local", "openai"] = "local", cache: VectorCache | None = None
+    settings: Settings, kind: Literal["local", "openai"] = "local", cache: VectorCache | None = None
 ) -> CachingEmbedder:
     """The embedder for `kind`, wrapped in a CachingEmbedder over `cache` (or a private one)."""
     if kind == "local":

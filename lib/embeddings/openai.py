@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 from seedscope.embeddings.base import EmbeddingError
-from seedscope.settings import base_url_host
+from seedscope.settings import Settings, base_url_host
 
 DEFAULT_OPENAI_EMBEDDING_MODEL = "text-embedding-3-small"
 
@@ -54,7 +54,7 @@ class OpenAIEmbedder:
         return f"OpenAIEmbedder(id={self.id!r})"
 
     @classmethod
-    def from_settings(cls, settings: Any, base_url: str | None = None) -> OpenAIEmbedder:
+    def from_settings(cls, settings: Settings, base_url: str | None = None) -> OpenAIEmbedder:
         return cls(
             api_key=settings.openai_api_key,
             base_url=base_url or settings.openai_base_url,

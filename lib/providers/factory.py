@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
 from seedscope.providers.base import Provider
+from seedscope.settings import Settings
 from seedscope.spec import PROVIDERS
 
 
@@ -14,13 +12,21 @@ class ProviderConfigError(ValueError):
 
 
 def make_provider(
-    settings: Any, provider: str, model: str | None = None, base_url: str | None = None
+    settings: Settings,
+    provider: str,
+    model: str | None = None,
+    base_url: str | None = None,
+    *,
+    base_url_origin: str | None = None,
 ) -> Provider:
     """The backend named `provider`.
 
     local:  the shared embedded model from SEEDSCOPE_MODEL_PATH (default SmolLM2); `model` and
             `base_url` do not apply (the embedded backend runs exactly one file).
     openai: OpenAI or a compatible server; `model` and `base_url` override the settings.
+            `base_url_origin` says where `base_url` came from, as error messages name it: a
+            short phrase such as "given with --base-url" or "typed in the page" (None: the
+            configured OPENAI_BASE_URL).
     """
     if provider not in PROVIDERS:
         raise ProviderConfigError(
@@ -41,7 +47,7 @@ def make_provider(
     if base_url and settings.lock_base_url and base_url != settings.openai_base_url:
         raise ProviderConfigError(
             "the base URL is fixed on this deployment (SEEDSCOPE_LOCK_BASE_URL); "
-            "remove --base-url or change OPENAI_BASE_URL"
+            f"remove the base URL {base_url_origin or 'given'} or change OPENAI_BASE_URL"
         )
     if not (settings.openai_api_key or base_url or settings.openai_base_url):
         raise ProviderConfigError(
@@ -50,10 +56,12 @@ def make_provider(
             "or llama.cpp"
         )
     settings = settings_for_endpoint(settings, base_url)
-    return OpenAICompatProvider.from_settings(settings, model=model, base_url=base_url)
+    return OpenAICompatProvider.from_settings(
+        settings, model=model, base_url=base_url, base_url_origin=base_url_origin
+    )
 
 
-def settings_for_endpoint(settings: Any, base_url: str | None) -> Any:
+def settings_for_endpoint(settings: Settings, base_url: str | None) -> Settings:
     """The configured API key only ever goes to the configured endpoint.
 
     A base URL typed by a visitor (or given with --base-url) must not receive the deployment's
@@ -62,4 +70,4 @@ def settings_for_endpoint(settings: Any, base_url: str | None) -> Any:
     """
     if base_url is None or base_url == settings.openai_base_url:
         return settings
-    return dataclasses.replace(settings, openai_api_key=None)
+    return settings.model_copy(update={"openai_api_key": None})

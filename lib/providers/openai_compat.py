@@ -38,7 +38,7 @@ from seedscope.providers.openai_errors import (
     describe_openai_error,
     shorten,
 )
-from seedscope.settings import base_url_host
+from seedscope.settings import Settings, base_url_host
 
 
 class ModelListError(RuntimeError):
@@ -58,7 +58,10 @@ class OpenAICompatProvider:
         model: str = "gpt-4o-mini",
         timeout: float = 60.0,
         max_retries: int = 2,
+        base_url_origin: str | None = None,
     ) -> None:
+        """`base_url_origin`: where `base_url` came from, for error messages, e.g. "given with
+        --base-url" or "typed in the page"; None: the configured OPENAI_BASE_URL."""
         if not api_key and not base_url:
             raise ValueError(
                 "the openai backend needs OPENAI_API_KEY, or OPENAI_BASE_URL for a "
@@ -66,6 +69,7 @@ class OpenAICompatProvider:
             )
         self.model = model
         self.base_url = base_url
+        self.base_url_origin = base_url_origin
         self.base_url_host = base_url_host(base_url) or DEFAULT_HOST
         self.timeout = timeout
         self.max_retries = max_retries
@@ -85,7 +89,12 @@ class OpenAICompatProvider:
 
     @classmethod
     def from_settings(
-        cls, settings: Any, model: str | None = None, base_url: str | None = None
+        cls,
+        settings: Settings,
+        model: str | None = None,
+        base_url: str | None = None,
+        *,
+        base_url_origin: str | None = None,
     ) -> OpenAICompatProvider:
         return cls(
             api_key=settings.openai_api_key,
@@ -93,6 +102,8 @@ class OpenAICompatProvider:
             model=model or settings.openai_model,
             timeout=settings.openai_timeout,
             max_retries=settings.openai_max_retries,
+            # Only a URL that really came from elsewhere is named as coming from there.
+            base_url_origin=base_url_origin if base_url else None,
         )
 
     def __repr__(self) -> str:
@@ -215,6 +226,8 @@ class OpenAICompatProvider:
             timeout=self.timeout,
             max_retries=self.max_retries,
             api_key=self.__api_key,
+            base_url=self.base_url,
+            base_url_origin=self.base_url_origin,
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import openai
 from pydantic import ValidationError
@@ -67,6 +68,31 @@ def redact_api_key(text: str, api_key: str | None) -> str:
     return text
 
 
+def url_for_messages(url: str) -> str:
+    """A base URL as a message may show it: scheme, host, port and path only (user info,
+    query and fragment can carry credentials)."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        return "(not a URL)"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def base_url_advice(base_url: str | None, origin: str | None) -> str:
+    """Where to look for a wrong base URL: where it came from, and what it was.
+
+    `origin` is a short phrase such as "given with --base-url" or "typed in the page";
+    None means it is the configured OPENAI_BASE_URL (or, unset, api.openai.com).
+    """
+    if origin:
+        shown = f" ({url_for_messages(base_url)})" if base_url else ""
+        return f"the base URL {origin}{shown}"
+    if base_url:
+        return f"OPENAI_BASE_URL ({url_for_messages(base_url)})"
+    return "OPENAI_BASE_URL"
+
+
 def _server_detail(exc: BaseException) -> str:
     """The server's own error message (the SDK puts the JSON `error` object in `body`)."""
     body = getattr(exc, "body", None)
@@ -84,8 +110,14 @@ def describe_openai_error(
     timeout: float,
     max_retries: int,
     api_key: str | None,
+    base_url: str | None = None,
+    base_url_origin: str | None = None,
 ) -> tuple[str, str]:
-    """(error class, one readable line: what went wrong and what to do), the key masked."""
+    """(error class, one readable line: what went wrong and what to do), the key masked.
+
+    `base_url` / `base_url_origin`: see base_url_advice; they name the URL to check.
+    """
+    check_url = base_url_advice(base_url, base_url_origin)
     retries = f"after {max_retries} retries (OPENAI_MAX_RETRIES)"
     detail = _server_detail(exc)
     error_type = type(exc).__name__
@@ -98,7 +130,7 @@ def describe_openai_error(
         reason = f" ({type(cause).__name__})" if cause else ""
         message = (
             f"connection failed: could not reach {host}{reason}, {retries}; check "
-            "OPENAI_BASE_URL and that the server is running"
+            f"{check_url} and that the server is running"
         )
     elif isinstance(exc, openai.AuthenticationError):
         message = (
@@ -117,7 +149,7 @@ def describe_openai_error(
     elif isinstance(exc, openai.NotFoundError):
         message = (
             f"not found (HTTP 404): {host} has no {endpoint.model_kind} {model!r} or no "
-            f"{endpoint.api_name} endpoint; check {endpoint.model_hint} and OPENAI_BASE_URL. "
+            f"{endpoint.api_name} endpoint; check {endpoint.model_hint} and {check_url}. "
             f"Server said: {detail}"
         )
     elif isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):

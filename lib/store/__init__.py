@@ -6,9 +6,13 @@ One Store may be shared by many threads: every call checks a connection out of t
 one short transaction. Several processes may write to one SQLite file at once.
 
     store = Store.from_settings(settings)          # app / CLI start-up: migrate + recover
-    experiment_id = store.create_experiment(spec, base_url_host=provider.base_url_host)
-    outcome = run_spec_sync(spec, provider, sink=store.sink(experiment_id))
-    store.finish_experiment(experiment_id, "cancelled" if outcome.cancelled else "complete")
+    experiment_id = create_experiment(store, spec, provider)         # seedscope.experiments:
+    result = run_experiment(store, experiment_id, spec, provider)    # the one lifecycle
+    store.load_experiment(experiment_id)           # spec + every run, for analysis/export
+
+Front ends never create, fill or finish experiments themselves: seedscope.experiments does
+(statuses: running, then complete | failed | cancelled | interrupted). A run is stored at most
+once per (experiment, arm, run index), which is what makes resuming safe.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any, Unpack
 
 import numpy as np
 from seedscope.providers.base import Completion, request_key, utc_now
+from seedscope.settings import Settings
 from seedscope.settings import base_url_host as host_of_url
 from seedscope.spec import ExperimentSpec, Limits
 from seedscope.store.engine import (
@@ -119,7 +124,7 @@ class Store:
         return cls(url, recover=recover)
 
     @classmethod
-    def from_settings(cls, settings: Any, *, recover: bool = True) -> Store:
+    def from_settings(cls, settings: Settings, *, recover: bool = True) -> Store:
         """The store named by Settings.database_url (SEEDSCOPE_DATABASE_URL), else the default."""
         return cls(settings.database_url or default_database_url(), recover=recover)
 

@@ -23,7 +23,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
@@ -236,9 +236,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     if revision == "head" and current == head_revision():
         return
     writer = engine.execution_options(**{WRITE_OPTION: True})
-    with writer.begin() as connection:
-        # Inside one write transaction: the loser of a start-up race waits here, then finds
-        # the schema already current and does nothing.
+    # Inside one write transaction: the loser of a start-up race waits here, then finds the
+    # schema already current and does nothing.
+    with (
+        writer.connect() as connection,
+        _sqlite_foreign_keys_off(connection),
+        connection.begin(),
+    ):
         if engine.dialect.name == "postgresql":
             lock = text("SELECT pg_advisory_xact_lock(:key)")
             connection.execute(lock, {"key": _PG_MIGRATION_LOCK})
@@ -247,3 +251,24 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             command.upgrade(config, revision)
         except CommandError as error:
             raise StoreError(f"database migration failed: {error}") from None
+        if engine.dialect.name == "sqlite":
+            # With foreign keys off nothing checked them: check before committing.
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise StoreError(f"database migration broke {len(broken)} run references")
+
+
+@contextmanager
+def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite's recommended way to rebuild a table others refer to (batch migrations): with
+    foreign keys on, dropping the old `experiments` would cascade-delete every run. The pragma
+    only takes effect outside a transaction, so it is set on the driver connection first."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver = connection.connection.driver_connection
+    driver.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys = ON")

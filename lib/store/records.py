@@ -22,7 +22,7 @@ class ExperimentSummary:
     id: str
     created_at: datetime
     finished_at: datetime | None
-    status: str  # running | complete | cancelled | interrupted
+    status: str  # running | complete | failed | cancelled | interrupted
     provider: str
     model: str
     prompt: str

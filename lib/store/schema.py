@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-EXPERIMENT_STATUSES = ("running", "complete", "cancelled", "interrupted")
+EXPERIMENT_STATUSES = ("running", "complete", "failed", "cancelled", "interrupted")
 
 
 class CleanText(TypeDecorator[str]):
@@ -92,8 +92,9 @@ experiments = Table(
     # interrupted when that process is gone (see Store.recover_interrupted).
     Column("owner_host", String(255), nullable=True),
     Column("owner_pid", Integer(), nullable=True),
+    # Widened by revision 0003 (`failed`); tests compare it with the database's own.
     CheckConstraint(
-        "status IN ('running', 'complete', 'cancelled', 'interrupted')",
+        "status IN ('running', 'complete', 'failed', 'cancelled', 'interrupted')",
         name="ck_experiments_status",
     ),
     Index("ix_experiments_created_at", "created_at"),
@@ -131,6 +132,7 @@ runs = Table(
     Column("error_message", CleanText(), nullable=True),
     # Hash of the fixed request (see request_key); added by revision 0002 for drift series.
     Column("request_key", String(64), nullable=True),
+    # A run is stored at most once (since revision 0001): a resume can never duplicate one.
     UniqueConstraint("experiment_id", "arm_label", "run_index", name="uq_runs_experiment_arm_run"),
     Index("ix_runs_provider_model_started_at", "provider", "model", "started_at"),
     Index("ix_runs_started_at", "started_at"),
