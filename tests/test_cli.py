@@ -242,6 +242,14 @@ def test_local_seed_zero_is_refused_with_the_reason(isolated_env):
     assert "arms[1].seed" in err and "seed 0" in err and "default seed" in err
 
 
+def test_local_model_other_than_the_loaded_one_is_refused(isolated_env):
+    status, _, err = run_in_process("compare", "--model", "gpt-4o", "--runs", "1")
+    assert status == 2
+    assert "'gpt-4o'" in err and "SmolLM2-135M-Instruct" in err and "SEEDSCOPE_MODEL_PATH" in err
+    status, out, _ = run_in_process("history", "--format", "json")
+    assert json.loads(out) == []
+
+
 def test_openai_provider_without_configuration_says_what_to_set(isolated_env):
     status, _, err = run_in_process("compare", "--provider", "openai")
     assert status == 2

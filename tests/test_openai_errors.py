@@ -126,6 +126,21 @@ def test_a_connection_failure_names_where_the_base_url_came_from():
         assert "OPENAI_BASE_URL" not in message
 
 
+def test_an_embeddings_connection_failure_names_where_the_base_url_came_from():
+    from seedscope.embeddings import make_embedder
+    from seedscope.settings import Settings
+
+    settings = Settings(openai_base_url=UNREACHABLE, openai_max_retries=0)
+    for origin, advice in (
+        (None, f"check OPENAI_BASE_URL ({UNREACHABLE})"),
+        ("given with --base-url", f"check the base URL given with --base-url ({UNREACHABLE})"),
+    ):
+        embedder = make_embedder(settings, "openai", base_url_origin=origin)
+        with pytest.raises(EmbeddingError) as caught:
+            embedder.embed(["a text"])
+        assert advice in str(caught.value)
+
+
 def test_a_missing_model_names_the_base_url_and_its_origin(fake_server):
     provider = OpenAICompatProvider(
         api_key=None,

@@ -9,6 +9,7 @@ from pathlib import Path
 from seedscope.cli.errors import EXIT_FAILED, EXIT_OK, CliError
 from seedscope.cli.output import print_table
 from seedscope.cli.running import (
+    BASE_URL_FLAG_ORIGIN,
     build_provider,
     check_concurrency,
     resume_base_url,
@@ -36,12 +37,14 @@ def _memory_store() -> Store:
     return Store("sqlite://")  # in memory: gone when the command ends
 
 
-def _embedder(settings: Settings, kind: str, store):
+def _embedder(settings: Settings, kind: str, store, base_url: str | None = None):
+    """`base_url`: the --base-url the settings were pointed at (named in error messages)."""
     from seedscope.embeddings import make_embedder
 
     if kind == "openai" and not settings.openai_configured:
         raise CliError("--embedder openai needs OPENAI_API_KEY or OPENAI_BASE_URL")
-    return make_embedder(settings, kind, cache=store)
+    origin = BASE_URL_FLAG_ORIGIN if base_url else None
+    return make_embedder(settings, kind, cache=store, base_url_origin=origin)
 
 
 def cmd_compare(args: argparse.Namespace, settings: Settings, out, err) -> int:
@@ -53,10 +56,18 @@ def cmd_compare(args: argparse.Namespace, settings: Settings, out, err) -> int:
     if spec.provider == "openai" and not settings.openai_configured:
         raise CliError("--provider openai needs OPENAI_API_KEY or --base-url / OPENAI_BASE_URL")
     provider = build_provider(settings, spec.provider, spec.model, args.base_url)
+    if spec.provider == "local" and spec.model != provider.model:
+        if args.model is not None or args.spec is not None:
+            raise CliError(
+                f"model {spec.model!r}: the embedded backend here runs {provider.model!r}; "
+                "leave --model out, or set SEEDSCOPE_MODEL_PATH to that model's GGUF file"
+            )
+        # The default name: the stored spec names the model that really answers.
+        spec = spec.model_copy(update={"model": provider.model})
     # --no-store: the same lifecycle on a throwaway in-memory database.
     store = _memory_store() if args.no_store else _open_store(settings)
     # Everything that can be refused is refused before anything is stored or called.
-    embedder = _embedder(settings, args.embedder, store)
+    embedder = _embedder(settings, args.embedder, store, args.base_url)
     experiment_id = create_experiment(store, spec, provider)
     return run_and_report(
         args,
@@ -92,7 +103,7 @@ def cmd_resume(args: argparse.Namespace, settings: Settings, out, err) -> int:
             f"experiment {stored.id[:12]} ran on the embedded model {spec.model!r}, but the "
             f"embedded model here is {provider.model!r}; set SEEDSCOPE_MODEL_PATH to its file"
         )
-    embedder = _embedder(settings, args.embedder, store)
+    embedder = _embedder(settings, args.embedder, store, base_url)
     try:
         spec, previous = start_resume(store, stored.id)  # checked again, atomically
     except ResumeError as exc:

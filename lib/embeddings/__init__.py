@@ -32,13 +32,20 @@ __all__ = [
 
 
 def make_embedder(
-    settings: Settings, kind: Literal["local", "openai"] = "local", cache: VectorCache | None = None
+    settings: Settings,
+    kind: Literal["local", "openai"] = "local",
+    cache: VectorCache | None = None,
+    *,
+    base_url_origin: str | None = None,
 ) -> CachingEmbedder:
-    """The embedder for `kind`, wrapped in a CachingEmbedder over `cache` (or a private one)."""
+    """The embedder for `kind`, wrapped in a CachingEmbedder over `cache` (or a private one).
+
+    `base_url_origin`: where settings.openai_base_url came from, for error messages.
+    """
     if kind == "local":
         inner: Embedder = LocalEmbedder()
     elif kind == "openai":
-        inner = OpenAIEmbedder.from_settings(settings)
+        inner = OpenAIEmbedder.from_settings(settings, base_url_origin=base_url_origin)
     else:
         raise EmbeddingError(f"embedder {kind!r} is not known; choose 'local' or 'openai'")
     return CachingEmbedder(inner, cache)

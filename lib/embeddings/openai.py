@@ -26,7 +26,10 @@ class OpenAIEmbedder:
         model: str = DEFAULT_OPENAI_EMBEDDING_MODEL,
         timeout: float = 60.0,
         max_retries: int = 2,
+        base_url_origin: str | None = None,
     ):
+        """`base_url_origin` says where `base_url` came from, for error messages (see
+        seedscope.providers.factory.make_provider); None: the configured OPENAI_BASE_URL."""
         # Imported here: the openai SDK takes ~0.6 s to import and the local embedder needs none.
         import openai
         from seedscope.providers.openai_errors import DEFAULT_HOST, PLACEHOLDER_API_KEY
@@ -41,6 +44,8 @@ class OpenAIEmbedder:
         self.id = f"openai:{model}@{self.host}"
         self.timeout = timeout
         self.max_retries = max_retries
+        self._base_url = base_url
+        self._base_url_origin = base_url_origin
         self.__api_key = api_key  # private: never in repr, ids or messages
         # Local OpenAI-compatible servers need no key, but the SDK insists on a non-empty one.
         self._client = openai.OpenAI(
@@ -54,13 +59,19 @@ class OpenAIEmbedder:
         return f"OpenAIEmbedder(id={self.id!r})"
 
     @classmethod
-    def from_settings(cls, settings: Settings, base_url: str | None = None) -> OpenAIEmbedder:
+    def from_settings(
+        cls,
+        settings: Settings,
+        base_url: str | None = None,
+        base_url_origin: str | None = None,
+    ) -> OpenAIEmbedder:
         return cls(
             api_key=settings.openai_api_key,
             base_url=base_url or settings.openai_base_url,
             model=settings.openai_embedding_model,
             timeout=settings.openai_timeout,
             max_retries=settings.openai_max_retries,
+            base_url_origin=base_url_origin,
         )
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -84,6 +95,8 @@ class OpenAIEmbedder:
                 timeout=self.timeout,
                 max_retries=self.max_retries,
                 api_key=self.__api_key,
+                base_url=self._base_url,
+                base_url_origin=self._base_url_origin,
             )
             raise EmbeddingError(f"embedding with {self.model} failed: {reason}") from None
         return vectors
