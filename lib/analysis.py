@@ -78,7 +78,7 @@ def _arm_order(completions: Sequence[Completion], arm_order: Sequence[str] | Non
     return ordered + [label for label in labels if label not in ordered]
 
 
-def _embed_texts(texts: Sequence[str], embedder: Embedder) -> dict[str, np.ndarray]:
+def embed_texts(texts: Sequence[str], embedder: Embedder) -> dict[str, np.ndarray]:
     """Vectors for every distinct text, embedded in one call; empty texts get the zero vector."""
     to_embed = list(dict.fromkeys(text for text in texts if text))
     vectors: dict[str, np.ndarray] = {}
@@ -150,7 +150,7 @@ def analyze(
     in that order, and None where either arm has no successful run.
     """
     texts = [c.text for c in completions if c.ok]
-    vectors = _embed_texts(texts, embedder) if texts else {}
+    vectors = embed_texts(texts, embedder) if texts else {}
     arms = []
     for label in _arm_order(completions, arm_order):
         runs = sorted((c for c in completions if c.arm_label == label), key=lambda c: c.run_index)

@@ -1,5 +1,11 @@
 """CSV exports: runs, per-arm metrics and pairwise distances, safe to open in a spreadsheet.
 
+Suites add `cases.csv` (a row per case × arm), `suite_metrics.csv` (a row per arm),
+`arm_differences.csv` (a row per pair of arms) and a `runs.csv` with a `case_id` column
+(`write_suite_exports`). Intervals are two columns, `*_ci_low` and `*_ci_high`; an arm's
+accuracy per run index is one field holding a JSON list (`[0.75, 0.5]`), since N differs
+between arms.
+
 Format: UTF-8 text (no byte-order mark), RFC 4180 (comma separated, CRLF line ends, fields
 quoted only when they contain a comma, a quote, CR or LF, quotes doubled), a header row, and a
 fixed column order (the `*_COLUMNS` tuples below). Numbers are written as plain numbers, None
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +34,7 @@ from typing import Any
 from seedscope.analysis import ArmMetrics, ExperimentAnalysis
 from seedscope.metrics import upper_triangle
 from seedscope.providers.base import Completion
+from seedscope.suite_analysis import CASE_TABLE_COLUMNS, SuiteAnalysis, case_metrics_dict
 
 FORMULA_STARTS = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 
@@ -56,6 +64,39 @@ RUNS_COLUMNS = (
 # `embedder` names the embedding model: cosine distances only compare within one embedder.
 METRICS_COLUMNS = ("experiment_id", "embedder") + tuple(
     "arm" if name == "label" else name for name in ArmMetrics.__dataclass_fields__
+)
+# A suite's runs.csv: the columns of RUNS_COLUMNS with the case id before the arm.
+SUITE_RUNS_COLUMNS = (*RUNS_COLUMNS[:6], "case_id", *RUNS_COLUMNS[6:])
+CASES_COLUMNS = ("experiment_id", "embedder", *CASE_TABLE_COLUMNS)
+SUITE_METRICS_COLUMNS = (
+    "experiment_id",
+    "embedder",
+    "extractor",
+    "arm",
+    "n",
+    "cases",
+    "cases_excluded",
+    "failed_runs",
+    "tarr_at_n",
+    "tarr_at_n_ci_low",
+    "tarr_at_n_ci_high",
+    "tara_at_n",
+    "tara_at_n_ci_low",
+    "tara_at_n_ci_high",
+    "accuracy_cases",
+    "accuracy_per_run",
+    "accuracy_best",
+    "accuracy_worst",
+    "accuracy_spread",
+)
+ARM_DIFFERENCES_COLUMNS = (
+    "experiment_id",
+    "arm_a",
+    "arm_b",
+    "cases",
+    "tarr_at_n_diff",
+    "ci_low",
+    "ci_high",
 )
 DISTANCES_COLUMNS = (
     "experiment_id",
@@ -96,6 +137,38 @@ def _to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return buffer.getvalue()
 
 
+def _run_values(
+    c: Completion,
+    experiment_id: str | int,
+    created_at: datetime | None,
+    base_url_host: str | None,
+) -> tuple[Any, ...]:
+    """The fields of one run in RUNS_COLUMNS order."""
+    return (
+        experiment_id,
+        created_at,
+        c.started_at,
+        c.provider,
+        c.model,
+        base_url_host,
+        c.arm_label,
+        c.run_index,
+        c.requested_seed,
+        c.effective_seed,
+        c.temperature,
+        c.top_p,
+        c.max_tokens,
+        c.system_fingerprint,
+        c.prompt_tokens,
+        c.completion_tokens,
+        c.latency_s,
+        c.finish_reason,
+        c.error_type,
+        c.error_message,
+        c.text,
+    )
+
+
 def runs_csv(
     completions: Sequence[Completion],
     *,
@@ -104,32 +177,7 @@ def runs_csv(
     base_url_host: str | None = None,
 ) -> str:
     """One row per run, in the order given, with the columns of RUNS_COLUMNS."""
-    rows = (
-        (
-            experiment_id,
-            created_at,
-            c.started_at,
-            c.provider,
-            c.model,
-            base_url_host,
-            c.arm_label,
-            c.run_index,
-            c.requested_seed,
-            c.effective_seed,
-            c.temperature,
-            c.top_p,
-            c.max_tokens,
-            c.system_fingerprint,
-            c.prompt_tokens,
-            c.completion_tokens,
-            c.latency_s,
-            c.finish_reason,
-            c.error_type,
-            c.error_message,
-            c.text,
-        )
-        for c in completions
-    )
+    rows = (_run_values(c, experiment_id, created_at, base_url_host) for c in completions)
     return _to_csv(RUNS_COLUMNS, rows)
 
 
@@ -185,6 +233,103 @@ def write_exports(
         "metrics.csv": metrics_csv(analysis, experiment_id=experiment_id),
         "distances.csv": distances_csv(analysis, experiment_id=experiment_id),
     }
+    return _write_files(folder, contents)
+
+
+def suite_runs_csv(
+    completions: Sequence[Completion],
+    *,
+    experiment_id: str | int,
+    created_at: datetime | None = None,
+    base_url_host: str | None = None,
+) -> str:
+    """One row per run of a suite, in the order given, with the columns of SUITE_RUNS_COLUMNS."""
+
+    def rows() -> Iterable[tuple[Any, ...]]:
+        for c in completions:
+            values = _run_values(c, experiment_id, created_at, base_url_host)
+            yield (*values[:6], c.case_id, *values[6:])
+
+    return _to_csv(SUITE_RUNS_COLUMNS, rows())
+
+
+def cases_csv(analysis: SuiteAnalysis, *, experiment_id: str | int) -> str:
+    """One row per case × arm (suite case order, then arm order): every measure of CaseMetrics."""
+    rows = (
+        (experiment_id, analysis.embedder_id, *case_metrics_dict(row).values())
+        for row in analysis.cases
+    )
+    return _to_csv(CASES_COLUMNS, rows)
+
+
+def _bounds(interval: Any) -> tuple[float | None, float | None]:
+    return (None, None) if interval is None else (interval.low, interval.high)
+
+
+def suite_metrics_csv(analysis: SuiteAnalysis, *, experiment_id: str | int) -> str:
+    """One row per arm: the suite figures with their interval bounds (SUITE_METRICS_COLUMNS)."""
+    extractor = None if analysis.extractor is None else analysis.extractor.describe()
+    rows = (
+        (
+            experiment_id,
+            analysis.embedder_id,
+            extractor,
+            arm.label,
+            arm.n,
+            arm.cases,
+            arm.cases_excluded,
+            arm.failed_runs,
+            arm.tarr_at_n,
+            *_bounds(arm.tarr_at_n_ci),
+            arm.tara_at_n,
+            *_bounds(arm.tara_at_n_ci),
+            arm.accuracy_cases,
+            None if arm.accuracy_per_run is None else json.dumps(list(arm.accuracy_per_run)),
+            arm.accuracy_best,
+            arm.accuracy_worst,
+            arm.accuracy_spread,
+        )
+        for arm in analysis.arms
+    )
+    return _to_csv(SUITE_METRICS_COLUMNS, rows)
+
+
+def arm_differences_csv(analysis: SuiteAnalysis, *, experiment_id: str | int) -> str:
+    """One row per pair of arms: TARr@N(a) - TARr@N(b) over the cases counted in both."""
+    rows = (
+        (experiment_id, d.a, d.b, d.cases, d.tarr_at_n_diff, *_bounds(d.ci))
+        for d in analysis.differences
+    )
+    return _to_csv(ARM_DIFFERENCES_COLUMNS, rows)
+
+
+def write_suite_exports(
+    directory: str | Path,
+    completions: Sequence[Completion],
+    analysis: SuiteAnalysis,
+    *,
+    experiment_id: str | int,
+    created_at: datetime | None = None,
+    base_url_host: str | None = None,
+) -> dict[str, Path]:
+    """Write runs.csv (with case_id), cases.csv, suite_metrics.csv and arm_differences.csv."""
+    contents = {
+        "runs.csv": suite_runs_csv(
+            completions,
+            experiment_id=experiment_id,
+            created_at=created_at,
+            base_url_host=base_url_host,
+        ),
+        "cases.csv": cases_csv(analysis, experiment_id=experiment_id),
+        "suite_metrics.csv": suite_metrics_csv(analysis, experiment_id=experiment_id),
+        "arm_differences.csv": arm_differences_csv(analysis, experiment_id=experiment_id),
+    }
+    return _write_files(directory, contents)
+
+
+def _write_files(directory: str | Path, contents: dict[str, str]) -> dict[str, Path]:
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, text in contents.items():
         path = folder / name

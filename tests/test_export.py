@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -13,18 +14,29 @@ import numpy as np
 import pandas as pd
 import pytest
 from seedscope.analysis import ArmMetrics, ExperimentAnalysis, analyze
+from seedscope.answers import AnswerExtractor
 from seedscope.export import (
+    CASES_COLUMNS,
     DISTANCES_COLUMNS,
     METRICS_COLUMNS,
     RUNS_COLUMNS,
+    SUITE_METRICS_COLUMNS,
+    arm_differences_csv,
+    cases_csv,
     distances_csv,
     escape_formula,
     metrics_csv,
     runs_csv,
+    suite_metrics_csv,
+    suite_runs_csv,
     write_exports,
+    write_suite_exports,
 )
 from seedscope.providers.base import Completion
 from seedscope.settings import Settings
+from seedscope.stats import wilson_interval
+from seedscope.suite_analysis import SuiteAnalysis, analyze_suite
+from seedscope.suites import Case
 
 GOLDEN = Path(__file__).with_name("golden")
 START = datetime(2026, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)
@@ -278,3 +290,245 @@ def test_empty_inputs_give_a_header_only():
     assert runs_csv([], experiment_id="x") == ",".join(RUNS_COLUMNS) + "\r\n"
     assert metrics_csv(empty, experiment_id="x") == ",".join(METRICS_COLUMNS) + "\r\n"
     assert distances_csv(empty, experiment_id="x") == ",".join(DISTANCES_COLUMNS) + "\r\n"
+
+
+# --- Suite exports -------------------------------------------------------------------------
+
+SUITE_CASES = [
+    Case(id="q1", prompt="What is six times seven?", expected="42"),
+    Case(id="=q2", prompt="Minus forty-two?", expected="-42"),  # a hostile case id
+]
+# (case, arm) -> outputs in run order; None is a failed run. N = 3.
+SUITE_TEXTS: dict[tuple[str, str], list[str | None]] = {
+    ("q1", "unseeded"): ["Answer: 42", '=HYPERLINK("http://evil.example","click")', "Answer: 41"],
+    ("q1", "seeded"): ["Answer: 42", "Answer: 42", "Answer: 42"],
+    ("=q2", "unseeded"): ["-42", '+42, "quoted" and\nmulti-line', None],
+    ("=q2", "seeded"): ["-42", "-42", "-42"],
+}
+SUITE_AXES = {
+    "Answer: 42": [1, 0, 0],
+    '=HYPERLINK("http://evil.example","click")': [0, 1, 0],
+    "Answer: 41": [1, 0, 0],
+    "-42": [0, 0, 1],
+    '+42, "quoted" and\nmulti-line': [0, 0, -1],
+}
+
+
+class SuiteAxisEmbedder:
+    id = "test:axis"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return np.array([SUITE_AXES[text] for text in texts], dtype=np.float32)
+
+
+def _suite_completions() -> list[Completion]:
+    runs = []
+    for (case_id, arm), texts in SUITE_TEXTS.items():
+        for run, text in enumerate(texts):
+            base = _completion(arm, min(run, 2))
+            failed = text is None
+            runs.append(
+                base.with_changes(
+                    run_index=run,
+                    text=text or "",
+                    case_id=case_id,
+                    error_type="APITimeoutError" if failed else None,
+                    error_message="-timed out" if failed else None,
+                    finish_reason=None if failed else "stop",
+                )
+            )
+    return runs
+
+
+SUITE_COMPLETIONS = _suite_completions()
+
+
+@pytest.fixture
+def suite_analysis() -> SuiteAnalysis:
+    return analyze_suite(
+        SUITE_COMPLETIONS,
+        SUITE_CASES,
+        ["unseeded", "seeded"],
+        3,
+        extractor=AnswerExtractor(kind="last_number"),
+        embedder=SuiteAxisEmbedder(),
+        resamples=200,
+    )
+
+
+def _records(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def test_suite_runs_csv_golden_bytes():
+    text = suite_runs_csv(
+        SUITE_COMPLETIONS, experiment_id="suite-9", created_at=CREATED, base_url_host="h:8080"
+    )
+    _check_golden("suite_runs.csv", text)
+
+
+def test_cases_csv_golden_bytes(suite_analysis):
+    _check_golden("cases.csv", cases_csv(suite_analysis, experiment_id="suite-9"))
+
+
+def test_suite_metrics_csv_golden_bytes(suite_analysis):
+    _check_golden("suite_metrics.csv", suite_metrics_csv(suite_analysis, experiment_id="suite-9"))
+
+
+def test_arm_differences_csv_golden_bytes(suite_analysis):
+    text = arm_differences_csv(suite_analysis, experiment_id="suite-9")
+    _check_golden("arm_differences.csv", text)
+
+
+def test_suite_runs_csv_is_runs_csv_with_a_case_id_before_the_arm():
+    suite_rows = _records(suite_runs_csv(SUITE_COMPLETIONS, experiment_id="s"))
+    plain_rows = _records(runs_csv(SUITE_COMPLETIONS, experiment_id="s"))
+    assert tuple(suite_rows[0]) == (*RUNS_COLUMNS[:6], "case_id", *RUNS_COLUMNS[6:])
+    assert [row.pop("case_id") for row in suite_rows] == ["q1"] * 6 + ["'=q2"] * 6
+    assert suite_rows == plain_rows
+
+
+def test_cases_csv_holds_every_measure_of_every_case_and_arm(suite_analysis):
+    rows = _records(cases_csv(suite_analysis, experiment_id="suite-9"))
+    assert tuple(rows[0]) == CASES_COLUMNS
+    assert [(r["case_id"], r["arm"]) for r in rows] == [
+        ("q1", "unseeded"),
+        ("q1", "seeded"),
+        ("'=q2", "unseeded"),
+        ("'=q2", "seeded"),
+    ]
+    q1_unseeded, q1_seeded, q2_unseeded, q2_seeded = rows
+    # last_number: 42, none (no digits), 41 -> one unparseable answer; one run correct
+    assert (q1_unseeded["label"], q1_unseeded["tarr"], q1_unseeded["tara"]) == (
+        "unparseable",
+        "0",
+        "0",
+    )
+    assert (q1_unseeded["unparseable_answers"], q1_unseeded["correct_runs"]) == ("1", "1")
+    assert (q1_seeded["label"], q1_seeded["tarr"], q1_seeded["correct_runs"]) == (
+        "stable",
+        "1",
+        "3",
+    )
+    assert q1_seeded["modal_share_ci_low"] == str(wilson_interval(3, 3).low)
+    # =q2 unseeded: a failed run leaves 2 of 3 -> excluded, @N measures empty
+    assert (q2_unseeded["excluded"], q2_unseeded["runs"], q2_unseeded["failed_runs"]) == (
+        "1",
+        "2",
+        "1",
+    )
+    assert (q2_unseeded["tarr"], q2_unseeded["tara"], q2_unseeded["label"]) == ("", "", "")
+    assert q2_unseeded["mean_pairwise_distance"] == "2.0"  # opposite axes
+    assert (q2_seeded["label"], q2_seeded["correct_runs"]) == ("stable", "3")
+
+
+def test_suite_metrics_and_differences_csv(suite_analysis):
+    unseeded, seeded = _records(suite_metrics_csv(suite_analysis, experiment_id="suite-9"))
+    assert unseeded["extractor"] == seeded["extractor"] == "last number"
+    assert (unseeded["cases"], unseeded["cases_excluded"], unseeded["failed_runs"]) == (
+        "1",
+        "1",
+        "1",
+    )
+    assert (unseeded["tarr_at_n"], unseeded["tarr_at_n_ci_low"], unseeded["tarr_at_n_ci_high"]) == (
+        "0.0",
+        "0.0",
+        "0.0",
+    )
+    assert unseeded["accuracy_per_run"] == "[1.0, 0.0, 0.0]"  # q1 only: runs 0, 1, 2
+    assert (unseeded["accuracy_best"], unseeded["accuracy_worst"]) == ("1.0", "0.0")
+    assert json.loads(seeded["accuracy_per_run"]) == [1.0, 1.0, 1.0]
+    assert (seeded["tarr_at_n"], seeded["tara_at_n_ci_high"], seeded["accuracy_spread"]) == (
+        "1.0",
+        "1.0",
+        "0.0",
+    )
+    (difference,) = _records(arm_differences_csv(suite_analysis, experiment_id="suite-9"))
+    # Counted in both: q1 only; TARr 0 - 1, a negative number that stays a number.
+    assert difference == {
+        "experiment_id": "suite-9",
+        "arm_a": "unseeded",
+        "arm_b": "seeded",
+        "cases": "1",
+        "tarr_at_n_diff": "-1.0",
+        "ci_low": "-1.0",
+        "ci_high": "-1.0",
+    }
+
+
+def test_suite_exports_escape_every_text_column(suite_analysis):
+    hostile = SUITE_COMPLETIONS[1].with_changes(arm_label="＠arm", model="=model", case_id="+case")
+    (run,) = _records(suite_runs_csv([hostile], experiment_id="-1"))
+    for column in ("experiment_id", "arm", "model", "case_id", "text"):
+        assert run[column].startswith("'"), column
+    assert run["case_id"] == "'+case"
+    assert run["run_index"] == "1"
+    suite_analysis.embedder_id = "=embedder@host"  # an id partly from configuration
+    cases = _records(cases_csv(suite_analysis, experiment_id="@id"))
+    assert {row["experiment_id"] for row in cases} == {"'@id"}
+    assert {row["embedder"] for row in cases} == {"'=embedder@host"}
+    assert cases[2]["case_id"] == "'=q2"
+    labelled = analyze_suite(
+        [c.with_changes(arm_label="=arm") for c in SUITE_COMPLETIONS],
+        SUITE_CASES,
+        ["=arm"],
+        6,
+        extractor=AnswerExtractor(kind="regex", pattern="(=.*)"),
+    )
+    (metrics_row,) = _records(suite_metrics_csv(labelled, experiment_id=1))
+    assert metrics_row["arm"] == "'=arm"
+    assert metrics_row["extractor"] == "regex '(=.*)'"  # starts with a letter: no formula
+    assert {row["arm"] for row in _records(cases_csv(labelled, experiment_id=1))} == {"'=arm"}
+    differences = analyze_suite(
+        [
+            c.with_changes(arm_label="=a" if c.arm_label == "seeded" else "-b")
+            for c in SUITE_COMPLETIONS
+        ],
+        SUITE_CASES,
+        ["=a", "-b"],
+        3,
+    )
+    (row,) = _records(arm_differences_csv(differences, experiment_id=1))
+    assert (row["arm_a"], row["arm_b"], row["tarr_at_n_diff"]) == ("'=a", "'-b", "1.0")
+
+
+def test_write_suite_exports_writes_the_same_bytes_and_no_key(tmp_path, suite_analysis):
+    key = "sk-suite-secret-000111222333"
+    settings = Settings(openai_api_key=key, openai_base_url="https://user:pw@llm.example:8443/v1")
+    paths = write_suite_exports(
+        tmp_path / "suite",
+        SUITE_COMPLETIONS,
+        suite_analysis,
+        experiment_id="suite-9",
+        created_at=CREATED,
+        base_url_host=settings.base_url_host,
+    )
+    assert sorted(paths) == ["arm_differences.csv", "cases.csv", "runs.csv", "suite_metrics.csv"]
+    expected = {
+        "runs.csv": suite_runs_csv(
+            SUITE_COMPLETIONS,
+            experiment_id="suite-9",
+            created_at=CREATED,
+            base_url_host="llm.example:8443",
+        ),
+        "cases.csv": cases_csv(suite_analysis, experiment_id="suite-9"),
+        "suite_metrics.csv": suite_metrics_csv(suite_analysis, experiment_id="suite-9"),
+        "arm_differences.csv": arm_differences_csv(suite_analysis, experiment_id="suite-9"),
+    }
+    for name, path in paths.items():
+        content = path.read_bytes()
+        assert content == expected[name].encode("utf-8"), name
+        assert key.encode() not in content and b"pw@" not in content
+
+
+def test_suite_csvs_round_trip_through_pandas(suite_analysis):
+    cases = pd.read_csv(io.StringIO(cases_csv(suite_analysis, experiment_id="suite-9")))
+    assert list(cases.columns) == list(CASES_COLUMNS)
+    for column in ("runs", "modal_share", "modal_share_ci_low", "mean_edit_distance"):
+        assert pd.api.types.is_numeric_dtype(cases[column]), column
+    assert cases["mean_edit_distance"].tolist() == [
+        row.mean_edit_distance for row in suite_analysis.cases
+    ]
+    metrics = pd.read_csv(io.StringIO(suite_metrics_csv(suite_analysis, experiment_id="s")))
+    assert list(metrics.columns) == list(SUITE_METRICS_COLUMNS)
+    assert metrics["tarr_at_n"].tolist() == [0.0, 1.0]
