@@ -5,6 +5,9 @@
     result.status, result.failure_summary()                        # how it ended, and why
     result = resume_experiment(store, experiment_id, provider)     # only the missing runs
 
+`spec` is an ExperimentSpec (one prompt) or a SuiteSpec (every case of a suite; stored as kind
+'suite', every run with its case id): the same functions, statuses and guarantees hold for both.
+
 Without a history (`seedscope compare --no-store`) the same lifecycle runs on an in-memory
 SQLite store: there is no second code path.
 
@@ -14,8 +17,8 @@ How an experiment ends (its stored status):
 - `cancelled`   the caller's cancel event (or Ctrl-C) stopped it; the runs so far are kept;
 - `interrupted` saving a run failed (say the database went away), or the process died (found
                 later by `Store.recover_interrupted`); the runs saved so far are kept.
-`cancelled` and `interrupted` experiments can be resumed: only the (arm, run index) pairs that
-are not stored yet are sent, so no run is sent twice or stored twice, and unseeded runs draw
+`cancelled` and `interrupted` experiments can be resumed: only the (case, arm, run index) runs
+that are not stored yet are sent, so no run is sent twice or stored twice, and unseeded runs draw
 fresh seeds as always.
 """
 
@@ -28,9 +31,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from seedscope.providers.base import Completion, Provider
-from seedscope.runner import ProgressEvent, RunnerCallbackError, plan_requests, run_spec_sync
-from seedscope.spec import ExperimentSpec
+from seedscope.runner import (
+    ProgressEvent,
+    RunnerCallbackError,
+    completion_order,
+    describe_run,
+    plan_requests,
+    run_spec_sync,
+)
 from seedscope.store import Store, StoredExperiment, StoreError
+from seedscope.suites import AnySpec
 
 RESUMABLE_STATUSES = ("cancelled", "interrupted")
 
@@ -84,7 +94,7 @@ def failure_summary(completions: Sequence[Completion]) -> str | None:
     return f"every run failed; most common reason ({count} of {len(completions)} runs): {reason}"
 
 
-def final_status(spec: ExperimentSpec, completions: Sequence[Completion], cancelled: bool) -> str:
+def final_status(spec: AnySpec, completions: Sequence[Completion], cancelled: bool) -> str:
     """`cancelled` when runs are missing, else `failed` if no run succeeded, else `complete`."""
     if cancelled or len(completions) < spec.total_runs:
         return "cancelled"
@@ -94,16 +104,17 @@ def final_status(spec: ExperimentSpec, completions: Sequence[Completion], cancel
 
 
 def create_experiment(
-    store: Store, spec: ExperimentSpec, provider: Provider, *, label: str | None = None
+    store: Store, spec: AnySpec, provider: Provider, *, label: str | None = None
 ) -> str:
-    """Store a new `running` experiment for `spec` on `provider`'s backend; returns its id."""
+    """Store a new `running` experiment (kind 'suite' for a SuiteSpec) for `spec` on
+    `provider`'s backend; returns its id."""
     return store.create_experiment(spec, base_url_host=provider.base_url_host, label=label)
 
 
 def run_experiment(
     store: Store,
     experiment_id: str,
-    spec: ExperimentSpec,
+    spec: AnySpec,
     provider: Provider,
     *,
     previous: Sequence[Completion] = (),
@@ -138,8 +149,8 @@ def run_experiment(
         status = "interrupted"
         action = "saving" if failure.callback == "sink" else "reporting"
         problem = (
-            f"stopped while {action} run {failure.completion.run_index} of arm "
-            f"{failure.completion.arm_label!r}: {failure.__cause__ or failure}. "
+            f"stopped while {action} {describe_run(failure.completion)}: "
+            f"{failure.__cause__ or failure}. "
             f"The {len(previous) + len(new)} runs saved so far are kept."
         )
     except KeyboardInterrupt:
@@ -175,16 +186,17 @@ def check_resumable(stored: StoredExperiment | None, experiment_id: str) -> Stor
     return stored
 
 
-def missing_runs(spec: ExperimentSpec, completions: Sequence[Completion]) -> int:
-    """How many planned (arm, run index) pairs have no stored run yet."""
+def missing_runs(spec: AnySpec, completions: Sequence[Completion]) -> int:
+    """How many planned (case, arm, run index) runs have no stored run yet."""
     return len(plan_requests(spec, completions))
 
 
-def start_resume(store: Store, experiment_id: str) -> tuple[ExperimentSpec, list[Completion]]:
+def start_resume(store: Store, experiment_id: str) -> tuple[AnySpec, list[Completion]]:
     """Check that the experiment can be resumed and mark it `running` again.
 
-    Returns its spec and the runs it already has. Raises ResumeError (nothing changed) when it
-    does not exist, is still running, or has ended `complete` or `failed`.
+    Returns its spec (a SuiteSpec for a suite) and the runs it already has. Raises ResumeError
+    (nothing changed) when it does not exist, is still running, or has ended `complete` or
+    `failed`.
     """
     stored = check_resumable(store.load_experiment(experiment_id), experiment_id)
     if not store.reopen_experiment(stored.id, from_statuses=RESUMABLE_STATUSES):
@@ -221,6 +233,5 @@ def _finish_quietly(store: Store, experiment_id: str, status: str) -> None:
         store.finish_experiment(experiment_id, status)
 
 
-def _ordered(completions: list[Completion], spec: ExperimentSpec) -> list[Completion]:
-    arm_order = {arm.label: position for position, arm in enumerate(spec.arms)}
-    return sorted(completions, key=lambda c: (arm_order.get(c.arm_label, 0), c.run_index))
+def _ordered(completions: list[Completion], spec: AnySpec) -> list[Completion]:
+    return sorted(completions, key=completion_order(spec))

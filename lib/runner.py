@@ -1,8 +1,12 @@
 """Run every arm of a spec against a provider: bounded concurrency, progress, nothing lost.
 
+A spec is an ExperimentSpec (one prompt) or a SuiteSpec (every case of a suite, each request
+carrying its case id); everything below holds for both.
+
 How a run goes
-- `plan_requests` interleaves the arms (run 0 of every arm, then run 1, ...) so all arms see the
-  same backend conditions; with concurrency 1 the calls go out in exactly that order.
+- `plan_requests` interleaves the arms (run 0 of every arm, then run 1, ...; for a suite run 0
+  of every arm of every case, then run 1, ...) so all arms and cases see the same backend
+  conditions; with concurrency 1 the calls go out in exactly that order.
 - A fixed pool of workers takes requests in that order, at most
   min(concurrency or DEFAULT_CONCURRENCY, provider.max_concurrency) at a time.
 - Workers only call the provider. The coroutine that called `run_spec` receives each completion
@@ -13,7 +17,7 @@ How a run goes
 
 Resuming
 - `previous` holds the runs an earlier attempt already stored: they are not planned again (by
-  arm and run index), and progress starts from them. The outcome holds only the new runs.
+  case, arm and run index), and progress starts from them. The outcome holds only the new runs.
 
 Stopping
 - `cancel` (a threading.Event): checked before each new call starts. Calls in flight finish and
@@ -44,7 +48,8 @@ from seedscope.providers.base import (
     failed_completion,
     utc_now,
 )
-from seedscope.spec import ExperimentSpec, SpecError, seed_problems
+from seedscope.spec import SpecError, seed_problems
+from seedscope.suites import AnySpec, SuiteSpec
 
 DEFAULT_CONCURRENCY = 8
 
@@ -63,11 +68,14 @@ class ProgressEvent:
     total: int
     arms: dict[str, ArmProgress]
     completion: Completion  # the run that just finished
+    cases_done: int = 0  # suites: cases with every run of every arm stored
+    cases_total: int = 0  # suites: cases in the suite (0 for a plain experiment)
 
 
 @dataclass
 class RunOutcome:
-    completions: list[Completion] = field(default_factory=list)  # arm order, then run_index
+    # case order (suites), arm order, then run_index
+    completions: list[Completion] = field(default_factory=list)
     cancelled: bool = False
 
 
@@ -79,41 +87,70 @@ class RunnerCallbackError(RuntimeError):
         self.completion = completion
         self.outcome = outcome
         super().__init__(
-            f"the {callback} callback failed on run {completion.run_index} of arm "
-            f"{completion.arm_label!r}; the run stopped and kept "
-            f"{len(outcome.completions)} completions"
+            f"the {callback} callback failed on {describe_run(completion)}; the run stopped "
+            f"and kept {len(outcome.completions)} completions"
         )
+
+
+def describe_run(completion: Completion) -> str:
+    """ "run 2 of arm 'seeded'" (of case 'q1' in a suite), for messages."""
+    where = f"run {completion.run_index} of arm {completion.arm_label!r}"
+    return where if completion.case_id is None else f"{where} of case {completion.case_id!r}"
 
 
 Sink = Callable[[Completion], None]
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
-def plan_requests(
-    spec: ExperimentSpec, previous: Sequence[Completion] = ()
-) -> list[CompletionRequest]:
+def plan_requests(spec: AnySpec, previous: Sequence[Completion] = ()) -> list[CompletionRequest]:
     """One request per run, interleaved across arms: run 0 of every arm, then run 1, ...
+    For a suite: run 0 of every arm of every case (in suite order), then run 1, ...
 
-    Runs already in `previous` (same arm label and run index) are left out.
+    Runs already in `previous` (same case id, arm label and run index) are left out.
     """
-    done = {(c.arm_label, c.run_index) for c in previous}
+    done = {(c.case_id, c.arm_label, c.run_index) for c in previous}
     longest = max(arm.runs for arm in spec.arms)
+    if isinstance(spec, SuiteSpec):
+        requests = [(case.id, case.prompt, spec.system_for(case)) for case in spec.cases]
+    else:
+        requests = [(None, spec.prompt, spec.system)]
     return [
         CompletionRequest(
             arm_label=arm.label,
             run_index=index,
-            prompt=spec.prompt,
-            system=spec.system,
+            prompt=prompt,
+            system=system,
             model=spec.model,
             seed=arm.seed,
             temperature=arm.temperature,
             top_p=spec.top_p,
             max_tokens=spec.max_tokens,
+            case_id=case_id,
         )
         for index in range(longest)
+        for case_id, prompt, system in requests
         for arm in spec.arms
-        if index < arm.runs and (arm.label, index) not in done
+        if index < arm.runs and (case_id, arm.label, index) not in done
     ]
+
+
+def completion_order(spec: AnySpec) -> Callable[[Completion], tuple[int, int, int]]:
+    """Sort key: case order of a suite, then arm order of the spec, then run index."""
+    arm_order = {arm.label: position for position, arm in enumerate(spec.arms)}
+    case_order = (
+        {case.id: position for position, case in enumerate(spec.cases)}
+        if isinstance(spec, SuiteSpec)
+        else {}
+    )
+
+    def key(completion: Completion) -> tuple[int, int, int]:
+        return (
+            case_order.get(completion.case_id, len(case_order)),  # type: ignore[arg-type]
+            arm_order.get(completion.arm_label, len(arm_order)),
+            completion.run_index,
+        )
+
+    return key
 
 
 def effective_concurrency(provider: Provider, concurrency: int | None) -> int:
@@ -126,25 +163,47 @@ def effective_concurrency(provider: Provider, concurrency: int | None) -> int:
 
 
 class _Progress:
-    def __init__(self, spec: ExperimentSpec, previous: Sequence[Completion] = ()):
+    def __init__(self, spec: AnySpec, previous: Sequence[Completion] = ()):
         self.total = spec.total_runs
-        self.totals = {arm.label: arm.runs for arm in spec.arms}
+        cases = len(spec.cases) if isinstance(spec, SuiteSpec) else 1
+        self.totals = {arm.label: arm.runs * cases for arm in spec.arms}
         self.done = dict.fromkeys(self.totals, 0)
         self.failed = dict.fromkeys(self.totals, 0)
+        # Suites: runs still missing per case, so "cases done" is one subtraction per run.
+        self.per_case = spec.runs_per_case if isinstance(spec, SuiteSpec) else 0
+        self.case_missing: dict[str | None, int] = (
+            dict.fromkeys((case.id for case in spec.cases), self.per_case)
+            if isinstance(spec, SuiteSpec)
+            else {}
+        )
+        self.cases_total = len(self.case_missing)
+        self.cases_done = 0
         for completion in previous:
             if completion.arm_label in self.totals:
-                self.done[completion.arm_label] += 1
-                self.failed[completion.arm_label] += 0 if completion.ok else 1
+                self._count(completion)
 
-    def record(self, completion: Completion) -> ProgressEvent:
+    def _count(self, completion: Completion) -> None:
         label = completion.arm_label
         self.done[label] += 1
         self.failed[label] += 0 if completion.ok else 1
+        if completion.case_id in self.case_missing:
+            self.case_missing[completion.case_id] -= 1
+            self.cases_done += self.case_missing[completion.case_id] == 0
+
+    def record(self, completion: Completion) -> ProgressEvent:
+        self._count(completion)
         arms = {
             name: ArmProgress(name, self.done[name], self.failed[name], total)
             for name, total in self.totals.items()
         }
-        return ProgressEvent(sum(self.done.values()), self.total, arms, completion)
+        return ProgressEvent(
+            sum(self.done.values()),
+            self.total,
+            arms,
+            completion,
+            cases_done=self.cases_done,
+            cases_total=self.cases_total,
+        )
 
 
 async def _call(provider: Provider, request: CompletionRequest) -> Completion:
@@ -166,7 +225,7 @@ async def _call(provider: Provider, request: CompletionRequest) -> Completion:
 
 
 async def run_spec(
-    spec: ExperimentSpec,
+    spec: AnySpec,
     provider: Provider,
     *,
     sink: Sink | None = None,
@@ -175,8 +234,8 @@ async def run_spec(
     cancel: threading.Event | None = None,
     previous: Sequence[Completion] = (),
 ) -> RunOutcome:
-    """Run every arm of `spec` on `provider` (but the runs in `previous`); see the module
-    docstring for the guarantees."""
+    """Run every arm of `spec` (of every case, for a suite) on `provider`, but the runs in
+    `previous`; see the module docstring for the guarantees."""
     problems = seed_problems(spec, provider.name)  # a spec built without validate_spec
     if problems:
         raise SpecError(problems)
@@ -226,7 +285,7 @@ def _deliver(
     callback: Callable[..., None] | None,
     payload: Completion | ProgressEvent,
     received: list[Completion],
-    spec: ExperimentSpec,
+    spec: AnySpec,
 ) -> None:
     if callback is None:
         return
@@ -238,13 +297,12 @@ def _deliver(
         raise RunnerCallbackError(name, completion, outcome) from exc
 
 
-def _ordered(completions: list[Completion], spec: ExperimentSpec) -> list[Completion]:
-    arm_order = {arm.label: position for position, arm in enumerate(spec.arms)}
-    return sorted(completions, key=lambda c: (arm_order.get(c.arm_label, 0), c.run_index))
+def _ordered(completions: list[Completion], spec: AnySpec) -> list[Completion]:
+    return sorted(completions, key=completion_order(spec))
 
 
 def run_spec_sync(
-    spec: ExperimentSpec,
+    spec: AnySpec,
     provider: Provider,
     *,
     sink: Sink | None = None,

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     max_runs_per_arm: int = Field(100, alias="SEEDSCOPE_MAX_RUNS_PER_ARM", gt=0)
     max_tokens_limit: int = Field(1024, alias="SEEDSCOPE_MAX_TOKENS", gt=0)
     max_prompt_chars: int = Field(8000, alias="SEEDSCOPE_MAX_PROMPT_CHARS", gt=0)
+    max_cases: int = Field(1000, alias="SEEDSCOPE_MAX_CASES", gt=0)
+    # cases x runs of every arm: 1,000 cases x the cookbook's 2 arms x 10 runs.
+    max_suite_runs: int = Field(20000, alias="SEEDSCOPE_MAX_SUITE_RUNS", gt=0)
     remote_concurrency: int = Field(8, alias="SEEDSCOPE_REMOTE_CONCURRENCY", gt=0)
     local_model_path: str | None = Field(None, alias="SEEDSCOPE_MODEL_PATH")
     local_n_ctx: int = Field(2048, alias="SEEDSCOPE_N_CTX", gt=0)

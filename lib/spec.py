@@ -30,6 +30,8 @@ class Limits:
     max_runs_per_arm: int = 100
     max_tokens: int = 1024
     max_prompt_chars: int = 8000
+    max_cases: int = 1000  # cases in one suite
+    max_suite_runs: int = 20000  # cases x runs of every arm, in one suite experiment
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -37,6 +39,8 @@ class Limits:
             max_runs_per_arm=settings.max_runs_per_arm,
             max_tokens=settings.max_tokens_limit,
             max_prompt_chars=settings.max_prompt_chars,
+            max_cases=settings.max_cases,
+            max_suite_runs=settings.max_suite_runs,
         )
 
 
@@ -141,17 +145,22 @@ class ExperimentSpec(BaseModel):
     @field_validator("arms")
     @classmethod
     def _arms_present_and_unique(cls, arms: list[Arm]) -> list[Arm]:
-        if not arms:
-            raise ValueError("no arms; add at least one arm")
-        labels = [arm.label for arm in arms]
-        duplicates = sorted({label for label in labels if labels.count(label) > 1})
-        if duplicates:
-            raise ValueError(f"arm labels must be unique; repeated: {', '.join(duplicates)}")
-        return arms
+        return check_arms(arms)
 
     @property
     def total_runs(self) -> int:
         return sum(arm.runs for arm in self.arms)
+
+
+def check_arms(arms: list[Arm]) -> list[Arm]:
+    """At least one arm, and no two with one label (shared by experiment and suite specs)."""
+    if not arms:
+        raise ValueError("no arms; add at least one arm")
+    labels = [arm.label for arm in arms]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise ValueError(f"arm labels must be unique; repeated: {', '.join(duplicates)}")
+    return arms
 
 
 def seed_range(provider: str) -> tuple[int, int, str]:

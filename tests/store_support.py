@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from seedscope.providers.base import Completion
 from seedscope.spec import ExperimentSpec, validate_spec
+from seedscope.suites import SuiteSpec, validate_suite_spec
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -147,3 +148,37 @@ def make_completion(
         error_type="APITimeoutError" if error else None,
         error_message="the request timed out" if error else None,
     )
+
+
+def make_suite_spec(
+    *,
+    cases: list[dict[str, Any]] | None = None,
+    provider: str = "openai",
+    arms: list[dict[str, Any]] | None = None,
+    max_tokens: int = 16,
+) -> SuiteSpec:
+    cases = cases or [
+        {"id": "q1", "prompt": "One?", "expected": "1"},
+        {"id": "q2", "prompt": "Two?", "system": "Answer with a digit."},
+    ]
+    arms = arms or [
+        {"label": "unseeded", "seed": None, "temperature": 0.7, "runs": 2},
+        {"label": "seeded", "seed": 123, "temperature": 0.0, "runs": 2},
+    ]
+    return validate_suite_spec(
+        {
+            "suite": {"name": "tiny", "cases": cases},
+            "provider": provider,
+            "model": "m",
+            "arms": arms,
+            "max_tokens": max_tokens,
+        }
+    )
+
+
+def make_case_completion(
+    spec: SuiteSpec, case_id: str, arm_label: str, run_index: int, **kwargs: Any
+) -> Completion:
+    plain = make_spec(provider=spec.provider, arms=[a.model_dump() for a in spec.arms])
+    completion = make_completion(plain, arm_label, run_index, **kwargs)
+    return completion.with_changes(case_id=case_id, model=spec.model, max_tokens=spec.max_tokens)

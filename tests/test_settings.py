@@ -236,3 +236,20 @@ def test_base_url_host_drops_credentials_and_path():
     assert base_url_host("https://api.openai.com/v1") == "api.openai.com"
     assert base_url_host(None) is None
     assert base_url_host("") is None
+
+
+def test_suite_limits_default_convert_and_reach_the_spec_limits(tmp_path):
+    from seedscope.spec import Limits
+
+    defaults = load_settings(env={}, secrets_path=None)
+    assert (defaults.max_cases, defaults.max_suite_runs) == (1000, 20000)
+    assert Limits.from_settings(defaults) == Limits()  # the same defaults in both places
+    env = {"SEEDSCOPE_MAX_CASES": "50", "SEEDSCOPE_MAX_SUITE_RUNS": "600"}
+    limits = Limits.from_settings(load_settings(env=env, secrets_path=None))
+    assert (limits.max_cases, limits.max_suite_runs) == (50, 600)
+    assert "SEEDSCOPE_MAX_CASES='0' (from environment) must be greater than 0 (default 1000)" in (
+        refused({"SEEDSCOPE_MAX_CASES": "0"})
+    )
+    assert "SEEDSCOPE_MAX_SUITE_RUNS='many' (from environment) is not a whole number" in (
+        refused({"SEEDSCOPE_MAX_SUITE_RUNS": "many"})
+    )

@@ -29,7 +29,16 @@ from sqlalchemy import create_engine, insert, select, text, update
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
 
-from tests.store_support import BACKENDS, ROOT, T0, database_url, make_completion, make_spec
+from tests.store_support import (
+    BACKENDS,
+    ROOT,
+    T0,
+    database_url,
+    make_case_completion,
+    make_completion,
+    make_spec,
+    make_suite_spec,
+)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -120,6 +129,79 @@ def test_finish_sets_status_and_time_and_rejects_unknown_status(store):
     assert summary.finished_at >= before
     with pytest.raises(ValueError, match="running"):
         store.finish_experiment(experiment_id, "running")
+
+
+def test_suite_runs_are_stored_per_case_with_the_cases_own_request_key(store):
+    spec = make_suite_spec()
+    experiment_id = store.create_experiment(spec, base_url_host="h:9")
+    written = [
+        make_case_completion(spec, case.id, arm.label, index, text=f"{case.id}-{arm.label}")
+        for index in (1, 0)  # out of order: loading sorts by case, arm, run index
+        for arm in reversed(spec.arms)
+        for case in reversed(spec.cases)
+    ]
+    for completion in written:
+        store.add_run(experiment_id, completion)
+    loaded = store.load_experiment(experiment_id)
+    assert loaded.kind == loaded.summary.kind == "suite"
+    assert loaded.spec == spec
+    assert loaded.summary.prompt == "suite tiny: 2 cases"
+    assert [(c.case_id, c.arm_label, c.run_index) for c in loaded.completions] == [
+        (case.id, arm.label, index)
+        for case in spec.cases
+        for arm in spec.arms
+        for index in range(2)
+    ]
+    assert sorted(loaded.completions, key=str) == sorted(written, key=str)
+    # The same (arm, run) of another case is a different run; of the same case, a duplicate.
+    with pytest.raises(StoreError, match="saving a run"):
+        store.add_run(experiment_id, written[0])
+    with pytest.raises(StoreError, match="case 'q9'"):
+        store.add_run(experiment_id, written[0].with_changes(case_id="q9"))
+    # Drift series hold seeded runs only: one series per case.
+    keys = {point.request_key for point in store.drift_series()}
+    expected_q2 = request_key(
+        provider="openai",
+        base_url_host="h:9",
+        model="m",
+        prompt="Two?",
+        system="Answer with a digit.",  # the case's own system message
+        seed=123,
+        temperature=0.0,
+        top_p=1.0,
+        max_tokens=16,
+    )
+    expected_q1 = request_key(
+        provider="openai",
+        base_url_host="h:9",
+        model="m",
+        prompt="One?",
+        system=spec.system,  # no system of its own: the suite's
+        seed=123,
+        temperature=0.0,
+        top_p=1.0,
+        max_tokens=16,
+    )
+    assert keys == {expected_q1, expected_q2}
+    # A second Store (no cached context) computes the same keys from the stored spec.
+    with Store(store_url(store)) as other:
+        other.add_run(experiment_id, written[0].with_changes(run_index=7))
+    latest = [p for p in store.drift_series() if p.run_index == 7]
+    assert [p.request_key for p in latest] == [expected_q2]
+
+
+def store_url(store: Store) -> str:
+    return store._url.render_as_string(hide_password=False)
+
+
+def test_plain_experiments_keep_kind_experiment_and_no_case(store):
+    spec = make_spec()
+    experiment_id = store_spec_runs(store, spec)
+    loaded = store.load_experiment(experiment_id)
+    assert loaded.kind == loaded.summary.kind == "experiment"
+    assert {c.case_id for c in loaded.completions} == {None}
+    with pytest.raises(ValueError, match="kind 'suite'"):
+        store.create_experiment(spec, base_url_host=None, kind="suite")
 
 
 def test_sink_writes_each_completion_as_it_arrives(store):
@@ -576,7 +658,7 @@ def test_recover_treats_other_hosts_by_inactivity(url):
 def test_new_database_is_at_head_and_matches_the_table_definitions(store, url):
     engine = create_engine(resolve_url(url))
     try:
-        assert current_revision(engine) == head_revision() == "0003"
+        assert current_revision(engine) == head_revision() == "0004"
         with engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), metadata)
         assert differences == []
@@ -608,7 +690,7 @@ def test_upgrade_from_the_initial_revision_keeps_data_and_fills_request_keys(url
                 spec_json=spec.model_dump_json(),
             )
         )
-        old_columns = [c.name for c in runs.c if c.name not in ("id", "request_key")]
+        old_columns = [c.name for c in runs.c if c.name not in ("id", "request_key", "case_id")]
         for completion in old_runs:
             values = completion.to_dict() | {"experiment_id": "old1"}
             values["started_at"] = completion.started_at
@@ -681,7 +763,7 @@ def test_upgrade_from_revision_0002_keeps_every_run_and_allows_failed(url):
         for experiment_id in ("old-complete", "old-interrupted")
     }
     with engine.begin() as connection:
-        # Rows as Seedscope wrote them at 0002 (the columns have not changed since).
+        # Rows as Seedscope wrote them at 0002 (no case ids: those came with 0004).
         for experiment_id, completions in stored_runs.items():
             connection.execute(
                 insert(experiments).values(
@@ -700,13 +782,14 @@ def test_upgrade_from_revision_0002_keeps_every_run_and_allows_failed(url):
             for completion in completions:
                 values = completion.to_dict() | {"experiment_id": experiment_id}
                 values["started_at"] = completion.started_at
+                del values["case_id"]
                 connection.execute(insert(runs).values(values | {"request_key": "k" * 64}))
     engine.dispose()
 
     with Store.open(url) as store:
         engine = create_engine(resolve_url(url))
         try:
-            assert current_revision(engine) == "0003"
+            assert current_revision(engine) == head_revision()
             with engine.connect() as connection:
                 differences = compare_metadata(MigrationContext.configure(connection), metadata)
                 (run_count,) = connection.execute(text("SELECT count(*) FROM runs")).one()
@@ -729,6 +812,64 @@ def test_upgrade_from_revision_0002_keeps_every_run_and_allows_failed(url):
         assert store.delete_experiment("old-complete")
         assert store.load_experiment("old-interrupted").summary.runs == 4
         assert store.count_experiments() == 1
+
+
+def test_upgrade_from_revision_0003_keeps_every_run_and_stores_suites(url):
+    """0004 rebuilds both tables on SQLite and widens the unique key of runs to the case:
+    existing runs survive as plain experiments with no case, still stored at most once."""
+    engine = create_engine(resolve_url(url))
+    upgrade(engine, "0003")
+    spec = make_spec()
+    old_runs = [make_completion(spec, arm.label, index) for arm in spec.arms for index in range(3)]
+    old_columns = [c.name for c in runs.c if c.name not in ("id", "case_id")]
+    with engine.begin() as connection:
+        # Rows as Seedscope wrote them at 0003 (no kind, no case id).
+        connection.execute(
+            insert(experiments).values(
+                id="old",
+                created_at=T0,
+                finished_at=T0 + timedelta(minutes=1),
+                status="failed",
+                prompt=spec.prompt,
+                system_prompt=spec.system,
+                provider=spec.provider,
+                model=spec.model,
+                base_url_host="h:9",
+                spec_json=spec.model_dump_json(),
+            )
+        )
+        for completion in old_runs:
+            values = completion.to_dict() | {"experiment_id": "old", "request_key": "k" * 64}
+            values["started_at"] = completion.started_at
+            connection.execute(insert(runs).values({name: values[name] for name in old_columns}))
+    engine.dispose()
+
+    with Store.open(url) as store:
+        engine = create_engine(resolve_url(url))
+        try:
+            assert current_revision(engine) == head_revision() == "0004"
+            with engine.connect() as connection:
+                differences = compare_metadata(MigrationContext.configure(connection), metadata)
+                stored = connection.execute(
+                    select(runs.c.case_id, runs.c.request_key).distinct()
+                ).all()
+        finally:
+            engine.dispose()
+        assert differences == []  # columns, constraints and indexes as the schema says
+        assert stored == [("", "k" * 64)]  # every old run: no case, its key kept
+        loaded = store.load_experiment("old")
+        assert (loaded.kind, loaded.status, loaded.spec) == ("experiment", "failed", spec)
+        assert loaded.summary.created_at == T0
+        assert loaded.completions == old_runs  # every field of every run, case id None
+        with pytest.raises(StoreError, match="saving a run"):  # still stored at most once
+            store.add_run("old", old_runs[0])
+        suite = make_suite_spec()
+        suite_id = store.create_experiment(suite, base_url_host=None)
+        for case in suite.cases:
+            store.add_run(suite_id, make_case_completion(suite, case.id, "seeded", 0))
+        assert [c.case_id for c in store.load_experiment(suite_id).completions] == ["q1", "q2"]
+        assert store.delete_experiment("old")
+        assert [s.id for s in store.list_experiments()] == [suite_id]
 
 
 def test_reopening_keeps_data_and_does_not_migrate_again(url):

@@ -7,6 +7,9 @@
     python -m seedscope export ID [--dir DIR] [--spec FILE.toml|FILE.json]
     python -m seedscope resume ID [--base-url URL] [--format table|json] [--csv DIR]
     python -m seedscope probe --config probes.toml [--fail-on-drift]
+    python -m seedscope suite run FILE [--preset ...|--arm ...] --runs N [--answer-regex R |
+        --answer-json PATH | --answer-last-number] [--format table|json] [--csv DIR] [--no-embed]
+    python -m seedscope suite import FILE [the same answer and output flags]
 
 Exit status: 0 done (failed runs are recorded, not fatal), 1 drift found (probe --fail-on-drift)
 or every run failed (stderr names the most common reason) or saving failed, 2 invalid input or
@@ -23,6 +26,7 @@ from seedscope.cli.commands import cmd_compare, cmd_export, cmd_history, cmd_pro
 from seedscope.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from seedscope.cli.parser import UsageError, build_parser
 from seedscope.cli.specs import spec_from_args
+from seedscope.cli.suite import cmd_suite
 from seedscope.embeddings import EmbeddingError
 from seedscope.runner import RunnerCallbackError
 from seedscope.settings import SettingsError, load_settings
@@ -37,6 +41,7 @@ COMMANDS = {
     "export": cmd_export,
     "resume": cmd_resume,
     "probe": cmd_probe,
+    "suite": cmd_suite,
 }
 
 

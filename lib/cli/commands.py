@@ -163,12 +163,45 @@ def cmd_export(args: argparse.Namespace, settings: Settings, out, err) -> int:
     if stored is None:
         raise CliError(f"no experiment {args.experiment_id!r}: see `python -m seedscope history`")
     if args.spec is not None:
+        if stored.kind != "experiment":
+            raise CliError(
+                f"--spec: experiment {stored.id[:12]} is a {stored.kind}; its spec holds the "
+                "whole suite, which `compare --spec` cannot run: export --dir instead"
+            )
         out.write(f"{export_spec_file(stored, Path(args.spec))}\n")
     if args.dir is None:
         return EXIT_OK
+    if stored.kind != "experiment":
+        return _export_suite(args, settings, store, stored, out)
     arm_order = [arm.label for arm in stored.spec.arms]
     analysis = analyze(stored.completions, _embedder(settings, args.embedder, store), arm_order)
     paths = write_exports(
+        Path(args.dir),
+        stored.completions,
+        analysis,
+        experiment_id=stored.summary.id,
+        created_at=stored.summary.created_at,
+        base_url_host=stored.summary.base_url_host,
+    )
+    for path in paths.values():
+        out.write(f"{path}\n")
+    return EXIT_OK
+
+
+def _export_suite(args: argparse.Namespace, settings: Settings, store, stored, out) -> int:
+    from seedscope.export import write_suite_exports
+    from seedscope.suite_analysis import analyze_suite
+
+    spec = stored.spec
+    analysis = analyze_suite(
+        stored.completions,
+        spec.cases,
+        [arm.label for arm in spec.arms],
+        {arm.label: arm.runs for arm in spec.arms},
+        extractor=spec.extractor,
+        embedder=_embedder(settings, args.embedder, store),
+    )
+    paths = write_suite_exports(
         Path(args.dir),
         stored.completions,
         analysis,

@@ -12,8 +12,9 @@ def progress_printer(stream):
     def report(event) -> None:
         arm = event.arms[event.completion.arm_label]
         status = "ok" if event.completion.ok else f"FAILED ({event.completion.error_type})"
+        cases = f" cases {event.cases_done}/{event.cases_total}" if event.cases_total else ""
         stream.write(
-            f"\r[{event.done}/{event.total}] {arm.label}: {arm.done}/{arm.total} {status}   "
+            f"\r[{event.done}/{event.total}]{cases} {arm.label}: {arm.done}/{arm.total} {status}   "
         )
         if event.done == event.total:
             stream.write("\n")

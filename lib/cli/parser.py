@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--csv", metavar="DIR", help="also write runs.csv, metrics.csv, distances.csv"
     )
 
+    add_suite_commands(commands)
+
     probe = commands.add_parser("probe", help="run fixed probe requests and report drift")
     probe.add_argument("--config", required=True, help="probes TOML file")
     probe.add_argument(
@@ -117,3 +119,63 @@ def build_parser() -> argparse.ArgumentParser:
     )
     probe.add_argument("--format", choices=("table", "json"), default="table")
     return parser
+
+
+def _add_analysis_flags(command: argparse.ArgumentParser) -> None:
+    """Answer extractor and output flags, shared by `suite run` and `suite import`."""
+    answer = command.add_mutually_exclusive_group()
+    answer.add_argument(
+        "--answer-regex", metavar="R", help="the answer is the first capture group of R"
+    )
+    answer.add_argument(
+        "--answer-json", metavar="PATH", help="the answer is this JSON field, e.g. result.choice"
+    )
+    answer.add_argument(
+        "--answer-last-number", action="store_true", help="the answer is the last number"
+    )
+    command.add_argument("--format", choices=("table", "json"), default="table")
+    command.add_argument(
+        "--csv", metavar="DIR", help="also write runs.csv, cases.csv, suite_metrics.csv"
+    )
+    command.add_argument(
+        "--no-embed", action="store_true", help="skip the embedding measures (reported as null)"
+    )
+    command.add_argument("--embedder", choices=("local", "openai"), default="local")
+
+
+def add_suite_commands(commands) -> None:
+    suite = commands.add_parser("suite", help="run a suite of prompts, or import outputs")
+    actions = suite.add_subparsers(dest="suite_command", required=True)
+
+    run = actions.add_parser("run", help="run every case of a suite under every arm, N times")
+    run.add_argument("file", help="cases: .csv (id,prompt[,system][,expected]), .jsonl or .txt")
+    # As compare: None defaults so that --arm can tell which flags were given.
+    run.add_argument("--preset", choices=PRESETS, help="arms preset (default: two arms)")
+    run.add_argument(
+        "--arm",
+        action="append",
+        metavar="SPEC",
+        help='an arm "LABEL,seed=S|none,temperature=T,runs=N" (repeatable); replaces the preset',
+    )
+    run.add_argument("--runs", type=_number(int), help="runs per arm and case (default: 5)")
+    run.add_argument("--seed", type=_number(int), help="seed of the seeded arm (default: 123)")
+    run.add_argument("--temperature", type=_number(float), help="temperature of the seeded arm")
+    run.add_argument("--unseeded-temperature", type=_number(float))
+    run.add_argument("--provider", choices=("local", "openai"), help="default: local")
+    run.add_argument("--base-url", help="OpenAI-compatible base URL")
+    run.add_argument("--model", help="model name (default: the embedded model / OPENAI_MODEL)")
+    run.add_argument(
+        "--system", help=f"system message of cases without one (default: {DEFAULT_SYSTEM!r})"
+    )
+    run.add_argument("--max-tokens", type=_number(int), help="default: 200")
+    run.add_argument("--top-p", type=_number(float), help="default: 1.0")
+    run.add_argument("--concurrency", type=_number(int), help="parallel calls (remote only)")
+    _add_analysis_flags(run)
+
+    imported = actions.add_parser(
+        "import", help="store and analyse outputs generated elsewhere (nothing is generated)"
+    )
+    imported.add_argument(
+        "file", help="outputs: .csv or .jsonl with case_id, arm, run, text[, prompt, expected, ...]"
+    )
+    _add_analysis_flags(imported)

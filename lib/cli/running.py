@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 from seedscope.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
 from seedscope.cli.output import comparison_json, print_comparison_table, progress_printer
 from seedscope.settings import Settings, base_url_host
+from seedscope.suites import SuiteSpec
 from seedscope.terminal import safe_for_terminal
 
 if TYPE_CHECKING:  # the heavy modules load only when a command runs
@@ -108,16 +109,17 @@ def run_and_report(
     settings: Settings,
     store: Store,
     experiment_id: str,
-    spec: ExperimentSpec,
+    spec: ExperimentSpec | SuiteSpec,
     provider: Provider,
-    embedder: Embedder,
+    embedder: Embedder | None,
     out: TextIO,
     err: TextIO,
     *,
     previous: Sequence[Completion] = (),
     stored: bool = True,
 ) -> int:
-    """Run (or resume) the experiment through the lifecycle and print all of its runs.
+    """Run (or resume) the experiment through the lifecycle and print all of its runs (for a
+    suite: its suite report; `embedder=None` leaves the embedding measures null).
 
     Exit status: 0 done, 1 every run failed or saving failed, 130 Ctrl-C (runs kept).
     `stored=False`: the store is a throwaway (compare --no-store); no id is shown.
@@ -146,7 +148,24 @@ def run_and_report(
         err.write(f"\nerror: {problem}{resume_hint}\n")
         return EXIT_FAILED
     shown_id = experiment_id if stored else None
-    _report(args, store, experiment_id, shown_id, spec, provider, embedder, result.completions, out)
+    if isinstance(spec, SuiteSpec):
+        from seedscope.cli.suite import report_suite
+
+        report_suite(
+            args,
+            store,
+            experiment_id,
+            spec,
+            "suite",
+            result.completions,
+            embedder,
+            out,
+            base_url_host=provider.base_url_host,
+        )
+    else:
+        _report(
+            args, store, experiment_id, shown_id, spec, provider, embedder, result.completions, out
+        )
     summary = result.failure_summary()
     if summary is not None:
         err.write(safe_for_terminal(summary) + "\n")

@@ -24,6 +24,7 @@ class CompletionRequest:
     temperature: float
     top_p: float
     max_tokens: int
+    case_id: str | None = None  # the suite case this request belongs to; None outside suites
 
     def chat_messages(self) -> list[dict[str, str]]:
         """The Chat Completions messages: the system message (unless blank), then the prompt."""
@@ -102,6 +103,7 @@ class Completion:
     started_at: datetime
     error_type: str | None = None
     error_message: str | None = None
+    case_id: str | None = None  # the suite case of the run; None for a plain experiment
 
     @property
     def ok(self) -> bool:
@@ -165,6 +167,7 @@ def completion_for(
         started_at=started_at,
         error_type=error_type,
         error_message=error_message,
+        case_id=request.case_id,
     )
 
 

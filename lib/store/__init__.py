@@ -12,7 +12,8 @@ one short transaction. Several processes may write to one SQLite file at once.
 
 Front ends never create, fill or finish experiments themselves: seedscope.experiments does
 (statuses: running, then complete | failed | cancelled | interrupted). A run is stored at most
-once per (experiment, arm, run index), which is what makes resuming safe.
+once per (experiment, case, arm, run index) (case '' outside suites), which is what makes
+resuming safe.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Unpack
 
@@ -57,7 +58,8 @@ from seedscope.store.records import (
     StoredExperiment,
     TimelineRow,
 )
-from seedscope.store.schema import embedding_cache, experiments, runs
+from seedscope.store.schema import EXPERIMENT_KINDS, NO_CASE, embedding_cache, experiments, runs
+from seedscope.suites import SuiteSpec
 from sqlalchemy import Connection, Row, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
@@ -76,7 +78,13 @@ __all__ = [
 
 FINAL_STATUSES = ("complete", "failed", "cancelled", "interrupted")
 # A stored spec was valid when it was saved; loading must not re-apply today's limits.
-_NO_LIMITS = Limits(max_runs_per_arm=10**9, max_tokens=10**9, max_prompt_chars=10**9)
+_NO_LIMITS = Limits(
+    max_runs_per_arm=10**9,
+    max_tokens=10**9,
+    max_prompt_chars=10**9,
+    max_cases=10**9,
+    max_suite_runs=10**9,
+)
 _IN_CHUNK = 500  # keys per IN (...) list: well under every backend's parameter limit
 _HOST = socket.gethostname()
 _COMPLETION_FIELDS = tuple(field.name for field in fields(Completion))
@@ -156,59 +164,108 @@ class Store:
             return work(connection)
 
     def create_experiment(
-        self, spec: ExperimentSpec, *, base_url_host: str | None, label: str | None = None
+        self,
+        spec: ExperimentSpec | SuiteSpec,
+        *,
+        base_url_host: str | None,
+        label: str | None = None,
+        kind: str | None = None,
     ) -> str:
-        """Store a new `running` experiment for a validated spec; returns its id."""
+        """Store a new `running` experiment for a validated spec; returns its id.
+
+        `kind` defaults to 'suite' for a SuiteSpec and 'experiment' otherwise; imports pass
+        'import'.
+        """
+        kind = kind or ("suite" if isinstance(spec, SuiteSpec) else "experiment")
+        if kind not in EXPERIMENT_KINDS or (kind == "experiment") != isinstance(
+            spec, ExperimentSpec
+        ):
+            raise ValueError(f"kind {kind!r} does not fit a {type(spec).__name__}")
         experiment_id = uuid.uuid4().hex
         host = _clean_host(base_url_host)
+        prompt, system = _headline(spec)
         values = {
             "id": experiment_id,
             "created_at": utc_now(),
             "finished_at": None,
             "status": "running",
             "label": label,
-            "prompt": spec.prompt,
-            "system_prompt": spec.system,
+            "prompt": prompt,
+            "system_prompt": system,
             "provider": spec.provider,
             "model": spec.model,
             "base_url_host": host,
             "spec_json": spec.model_dump_json(),
             "owner_host": _HOST,
             "owner_pid": os.getpid(),
+            "kind": kind,
         }
         self._write("saving an experiment", lambda c: c.execute(experiments.insert(), values))
-        self._context[experiment_id] = (spec.prompt, spec.system, host)
+        self._context[experiment_id] = _RequestContext.of(spec, kind, host)
         return experiment_id
 
-    def _request_context(self, experiment_id: str) -> tuple[str, str, str | None]:
+    def _request_context(self, experiment_id: str) -> _RequestContext:
         context = self._context.get(experiment_id)
         if context is None:
             query = select(
-                experiments.c.prompt, experiments.c.system_prompt, experiments.c.base_url_host
+                experiments.c.kind, experiments.c.spec_json, experiments.c.base_url_host
             ).where(experiments.c.id == experiment_id)
             row = self._read("reading an experiment", lambda c: c.execute(query).first())
             if row is None:
                 raise StoreError(f"no experiment {experiment_id!r} in {self.url_for_display}")
-            context = self._context[experiment_id] = (row[0], row[1], row[2])
+            spec = _parse_spec(row.kind, row.spec_json)
+            context = self._context[experiment_id] = _RequestContext.of(
+                spec, row.kind, row.base_url_host
+            )
         return context
 
     def _run_values(self, experiment_id: str, completion: Completion) -> dict[str, Any]:
-        prompt, system, host = self._request_context(experiment_id)
+        context = self._request_context(experiment_id)
         # Plain attribute reads: dataclasses.asdict deep-copies and was a fifth of the cost.
         values = {name: getattr(completion, name) for name in _COMPLETION_FIELDS}
         values["experiment_id"] = experiment_id
-        values["request_key"] = request_key(
-            provider=completion.provider,
-            base_url_host=host,
-            model=completion.model,
-            prompt=prompt,
-            system=system,
-            seed=completion.requested_seed,
-            temperature=completion.temperature,
-            top_p=completion.top_p,
-            max_tokens=completion.max_tokens,
-        )
+        values["case_id"] = completion.case_id or NO_CASE
+        values["request_key"] = context.request_key(completion)
         return values
+
+    def create_imported_experiment(
+        self, spec: SuiteSpec, completions: Sequence[Completion], *, label: str | None = None
+    ) -> str:
+        """Store imported outputs as a `complete` experiment of kind 'import', the experiment
+        and every run in one transaction: if any row is refused, nothing is stored."""
+        experiment_id = uuid.uuid4().hex
+        prompt, system = _headline(spec)
+        now = utc_now()
+        values = {
+            "id": experiment_id,
+            "created_at": now,
+            "finished_at": now,
+            "status": "complete",
+            "label": label,
+            "prompt": prompt,
+            "system_prompt": system,
+            "provider": spec.provider,
+            "model": spec.model,
+            "base_url_host": None,
+            "spec_json": spec.model_dump_json(),
+            "owner_host": _HOST,
+            "owner_pid": os.getpid(),
+            "kind": "import",
+        }
+        self._context[experiment_id] = _RequestContext.of(spec, "import", None)
+        rows = [self._run_values(experiment_id, completion) for completion in completions]
+
+        def work(connection: Connection) -> None:
+            connection.execute(experiments.insert(), values)
+            if rows:
+                connection.execute(runs.insert(), rows)
+
+        try:
+            self._write("importing outputs", work)
+        except StoreError:
+            self._context.pop(experiment_id, None)
+            raise
+        return experiment_id
 
     def add_run(self, experiment_id: str, completion: Completion) -> None:
         """Store one run in its own short transaction (committed before returning)."""
@@ -354,28 +411,42 @@ class Store:
     def load_experiment(self, experiment_id: str) -> StoredExperiment | None:
         """One experiment with its spec and every stored run (arm order, then run index)."""
         head = history_query(limit=1).where(experiments.c.id == experiment_id)
-        spec_query = select(experiments.c.spec_json).where(experiments.c.id == experiment_id)
+        spec_query = select(experiments.c.kind, experiments.c.spec_json).where(
+            experiments.c.id == experiment_id
+        )
         runs_query = (
             select(runs)
             .where(runs.c.experiment_id == experiment_id)
-            .order_by(runs.c.arm_label, runs.c.run_index)
+            .order_by(runs.c.case_id, runs.c.arm_label, runs.c.run_index)
         )
 
-        def work(connection: Connection) -> tuple[Row | None, str | None, list[Row]]:
+        def work(connection: Connection) -> tuple[Row | None, Row | None, list[Row]]:
             summary_row = connection.execute(head).first()
             if summary_row is None:
                 return None, None, []
-            spec_json = connection.execute(spec_query).scalar_one()
-            return summary_row, spec_json, connection.execute(runs_query).all()
+            spec_row = connection.execute(spec_query).one()
+            return summary_row, spec_row, connection.execute(runs_query).all()
 
-        summary_row, spec_json, run_rows = self._read("loading an experiment", work)
-        if summary_row is None or spec_json is None:
+        summary_row, spec_row, run_rows = self._read("loading an experiment", work)
+        if summary_row is None or spec_row is None:
             return None
-        spec = ExperimentSpec.model_validate_json(spec_json, context={"limits": _NO_LIMITS})
+        kind, spec_json = spec_row
+        spec = _parse_spec(kind, spec_json)
         arm_order = {arm.label: position for position, arm in enumerate(spec.arms)}
+        case_order = (
+            {case.id: position for position, case in enumerate(spec.cases)}
+            if isinstance(spec, SuiteSpec)
+            else {}
+        )
         completions = [_completion(row) for row in run_rows]
-        completions.sort(key=lambda c: (arm_order.get(c.arm_label, len(arm_order)), c.run_index))
-        return StoredExperiment(self._summary(summary_row), spec, completions)
+        completions.sort(
+            key=lambda c: (
+                case_order.get(c.case_id, len(case_order)),
+                arm_order.get(c.arm_label, len(arm_order)),
+                c.run_index,
+            )
+        )
+        return StoredExperiment(self._summary(summary_row), spec, completions, kind)
 
     def timeline_rows(
         self, *, limit: int | None = None, **filters: Unpack[RunFilters]
@@ -484,7 +555,64 @@ class Store:
 
 def _completion(row: Row) -> Completion:
     mapping = row._mapping  # the runs table has a column for every Completion field
-    return Completion(**{name: mapping[name] for name in _COMPLETION_FIELDS})
+    values = {name: mapping[name] for name in _COMPLETION_FIELDS}
+    values["case_id"] = values["case_id"] or None  # NO_CASE: not part of a suite
+    return Completion(**values)
+
+
+def _parse_spec(kind: str, spec_json: str) -> ExperimentSpec | SuiteSpec:
+    model = ExperimentSpec if kind == "experiment" else SuiteSpec
+    return model.model_validate_json(spec_json, context={"limits": _NO_LIMITS})
+
+
+def _headline(spec: ExperimentSpec | SuiteSpec) -> tuple[str, str]:
+    """What experiments.prompt/system_prompt hold: the request itself, or for a suite its name
+    and size (what history lists and `prompt_contains` searches)."""
+    if isinstance(spec, ExperimentSpec):
+        return spec.prompt, spec.system
+    cases = len(spec.cases)
+    return f"suite {spec.suite.name}: {cases} case{'s' if cases != 1 else ''}", spec.system
+
+
+@dataclass(frozen=True, slots=True)
+class _RequestContext:
+    """What a run's request key needs beyond the run itself: the backend host and the
+    (prompt, system message) of the experiment, or of each case of a suite."""
+
+    kind: str
+    host: str | None
+    default: tuple[str, str]
+    cases: Mapping[str, tuple[str, str]]
+
+    @classmethod
+    def of(cls, spec: ExperimentSpec | SuiteSpec, kind: str, host: str | None) -> _RequestContext:
+        if isinstance(spec, ExperimentSpec):
+            return cls(kind, host, (spec.prompt, spec.system), {})
+        return cls(kind, host, ("", spec.system), spec.case_requests())
+
+    def request_key(self, completion: Completion) -> str | None:
+        if self.kind == "import":
+            return None  # not a request Seedscope sent: no host, maybe no prompt
+        if completion.case_id is None:
+            prompt, system = self.default
+        else:
+            try:
+                prompt, system = self.cases[completion.case_id]
+            except KeyError:
+                raise StoreError(
+                    f"the run names case {completion.case_id!r}, which the suite does not have"
+                ) from None
+        return request_key(
+            provider=completion.provider,
+            base_url_host=self.host,
+            model=completion.model,
+            prompt=prompt,
+            system=system,
+            seed=completion.requested_seed,
+            temperature=completion.temperature,
+            top_p=completion.top_p,
+            max_tokens=completion.max_tokens,
+        )
 
 
 def _drift_point(row: Row) -> DriftPoint:

@@ -103,6 +103,7 @@ def history_query(
             experiments.c.label,
             run_count,
             failed_count,
+            experiments.c.kind,
         )
         .where(*_experiment_filters(filters))
         .order_by(experiments.c.created_at.desc(), experiments.c.id.desc())

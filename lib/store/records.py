@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from seedscope.providers.base import Completion
 from seedscope.spec import ExperimentSpec
+from seedscope.suites import SuiteSpec
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
@@ -30,6 +31,7 @@ class ExperimentSummary:
     label: str | None  # the probe name for probe runs, else None
     runs: int
     failed_runs: int
+    kind: str = "experiment"  # experiment | suite | import
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (timestamps as ISO 8601 with +00:00)."""
@@ -39,8 +41,9 @@ class ExperimentSummary:
 @dataclass(frozen=True, slots=True)
 class StoredExperiment:
     summary: ExperimentSummary
-    spec: ExperimentSpec
-    completions: list[Completion]  # arm order of the spec, then run index
+    spec: ExperimentSpec | SuiteSpec  # a SuiteSpec when kind is 'suite' or 'import'
+    completions: list[Completion]  # case order of a suite, arm order of the spec, run index
+    kind: str = "experiment"  # experiment | suite | import
 
     @property
     def id(self) -> str:

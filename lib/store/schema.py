@@ -29,6 +29,10 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 EXPERIMENT_STATUSES = ("running", "complete", "failed", "cancelled", "interrupted")
+EXPERIMENT_KINDS = ("experiment", "suite", "import")
+# runs.case_id of a run outside any suite. Not NULL: a unique key treats NULLs as distinct on
+# both SQLite and PostgreSQL, so (experiment, NULL, arm, run) could be stored twice.
+NO_CASE = ""
 
 
 class CleanText(TypeDecorator[str]):
@@ -92,6 +96,8 @@ experiments = Table(
     # interrupted when that process is gone (see Store.recover_interrupted).
     Column("owner_host", String(255), nullable=True),
     Column("owner_pid", Integer(), nullable=True),
+    # What spec_json holds: an ExperimentSpec, a SuiteSpec, or an imported suite (revision 0004).
+    Column("kind", String(16), nullable=False, server_default="experiment"),
     # Widened by revision 0003 (`failed`); tests compare it with the database's own.
     CheckConstraint(
         "status IN ('running', 'complete', 'failed', 'cancelled', 'interrupted')",
@@ -99,6 +105,7 @@ experiments = Table(
     ),
     Index("ix_experiments_created_at", "created_at"),
     Index("ix_experiments_provider_model_created_at", "provider", "model", "created_at"),
+    CheckConstraint("kind IN ('experiment', 'suite', 'import')", name="ck_experiments_kind"),
     Index("ix_experiments_status", "status"),
 )
 
@@ -132,8 +139,17 @@ runs = Table(
     Column("error_message", CleanText(), nullable=True),
     # Hash of the fixed request (see request_key); added by revision 0002 for drift series.
     Column("request_key", String(64), nullable=True),
-    # A run is stored at most once (since revision 0001): a resume can never duplicate one.
-    UniqueConstraint("experiment_id", "arm_label", "run_index", name="uq_runs_experiment_arm_run"),
+    # The suite case of the run, NO_CASE outside suites (revision 0004).
+    Column("case_id", CleanString(200), nullable=False, server_default=NO_CASE),
+    # A run is stored at most once (since revision 0001; per case since 0004): a resume can
+    # never duplicate one.
+    UniqueConstraint(
+        "experiment_id",
+        "case_id",
+        "arm_label",
+        "run_index",
+        name="uq_runs_experiment_case_arm_run",
+    ),
     Index("ix_runs_provider_model_started_at", "provider", "model", "started_at"),
     Index("ix_runs_started_at", "started_at"),
     Index("ix_runs_request_key_started_at", "request_key", "started_at"),
