@@ -7,8 +7,10 @@ The batch is the cookbook preset on the embedded model: 2 arms x 5 runs (unseede
 seed 123 at 0), max_tokens 200 by default. Each repeat, alternately:
 
 - page: a fresh browser session on a running `streamlit run app.py` (headless Debian Chromium,
-  laptop-sized window), click Generate, stop the clock when both heatmaps are drawn. The
-  generation's own model time is the sum of the stored runs' latencies.
+  laptop-sized window), click Generate, stop the clock when both heatmaps are drawn. The click
+  starts a background job and the page polls it (every 0.5 s) until it ends, then draws the
+  results, so the clock covers the job, the polling and the final full rerun. The generation's
+  own model time is the sum of the stored runs' latencies.
 - CLI: `python -m seedscope compare --preset cookbook --format json` as a subprocess (process start,
   model and embedder load, generation, embedding, metrics, JSON); its model time is again the
   sum of the runs' latencies.

@@ -13,16 +13,26 @@ A probes file (TOML) lists probes; each is one fixed request sent N times:
     seed = 123                 # omit for an unseeded probe (never counts as drift)
     temperature = 0.0
 
-Keys of a probe (and of [defaults]): name, prompt, system, provider ("local" | "openai"),
-model, base_url (openai only), seed, temperature, top_p, runs, max_tokens. The file is read and
-validated (a pydantic model per probe, then the experiment spec's ranges) in
-seedscope.probe_config before anything runs.
+    [[probe]]
+    name = "eval-set"
+    suite = "cases.csv"        # instead of prompt: every case of a suite file
+    seed = 123
+
+Keys of a probe (and of [defaults]): name, prompt or suite, system, provider ("local" |
+"openai"), model, base_url (openai only), seed, temperature, top_p, runs, max_tokens. The file
+(and every suite file it names) is read and validated (a pydantic model per probe, then the
+experiment or suite spec's ranges) in seedscope.probe_config before anything runs.
 
 `run_probes` runs each probe through the one lifecycle (seedscope.experiments), so it is stored
 (labelled with the probe name) run by run and ends complete, failed, cancelled or interrupted;
 then it is compared with the previous stored run of the same probe and the exact same request:
 did the set of output texts change, did the set of fingerprints change? A seeded probe
 whose outputs changed has *drifted*.
+
+A suite probe runs every case (an experiment of kind 'suite') and is compared with the previous
+suite run of the same probe that shares at least one case request; drift is reported per case
+(seedscope.probe_cases): `cases_changed` (outputs), `cases_fingerprint_changed`, and
+`cases_not_compared` (new or edited cases, or no successful run on one side).
 """
 
 from __future__ import annotations
@@ -32,7 +42,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from seedscope.experiments import create_experiment, run_experiment
+from seedscope.experiments import ExperimentResult, create_experiment, run_experiment
+from seedscope.probe_cases import CaseChange, case_request_keys, compare_suite_runs
 
 # The probes file is read and validated in probe_config; re-exported: callers import it here.
 from seedscope.probe_config import (
@@ -48,6 +59,8 @@ from seedscope.providers.base import Completion, Provider, request_key
 from seedscope.runner import ProgressEvent
 from seedscope.settings import Settings
 from seedscope.store import Store
+from seedscope.suites import SuiteSpec
+from seedscope.terminal import one_line
 
 __all__ = [
     "PROBE_KEYS",
@@ -65,6 +78,7 @@ __all__ = [
 ProviderFactory = Callable[..., Provider]
 # How error messages name a base URL from the probes file (make_provider's base_url_origin).
 PROBE_BASE_URL_ORIGIN = "set in the probes file"
+CASES_NAMED = 10  # a summary line names at most this many changed cases
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,8 @@ class ProbeResult:
 
     `outputs_changed` / `fingerprint_changed` compare the sets of output texts / reported
     fingerprints of successful runs; they are None when there is nothing to compare with.
+    For a suite probe they say whether *any* compared case changed, and the `cases_*` fields
+    (None for a one-prompt probe) name the cases; `case_changes` has the detail of each.
     """
 
     name: str
@@ -92,6 +108,13 @@ class ProbeResult:
     outputs_changed: bool | None = None
     fingerprint_changed: bool | None = None
     error: str | None = None
+    suite: str | None = None  # the suite file as written in the probes file
+    cases: int | None = None
+    cases_compared: int | None = None
+    cases_changed: list[str] | None = None
+    cases_fingerprint_changed: list[str] | None = None
+    cases_not_compared: list[str] | None = None
+    case_changes: list[CaseChange] | None = None
 
     @property
     def drifted(self) -> bool:
@@ -106,8 +129,9 @@ class ProbeResult:
             return f"{self.name}: not run: {self.error}"
         seed = "unseeded" if self.seed is None else f"seed {self.seed}"
         ok_runs = self.runs - self.failed_runs
+        suite = "" if self.suite is None else f" suite {self.suite} ({self.cases} cases),"
         head = (
-            f"{self.name}: {self.provider}/{self.model} {seed} t={self.temperature:g}, "
+            f"{self.name}: {self.provider}/{self.model} {seed} t={self.temperature:g},{suite} "
             f"{ok_runs}/{self.runs} runs ok, {self.unique_outputs} distinct output(s)"
         )
         fingerprints = ", ".join(fp or "not reported" for fp in self.fingerprints) or "none"
@@ -119,6 +143,8 @@ class ProbeResult:
             return (
                 f"{head}; fingerprint {fingerprints}; first run of this probe, nothing to compare"
             )
+        if self.suite is not None:
+            return f"{head}; {self._suite_comparison()} since {self.previous_experiment_id[:12]}"
         if self.outputs_changed is None:
             return f"{head}; no successful runs to compare"
         if self.drifted:
@@ -131,6 +157,47 @@ class ProbeResult:
         else:
             fingerprint = f"fingerprint unchanged ({fingerprints})"
         return f"{head}; {outputs}, {fingerprint} since {self.previous_experiment_id[:12]}"
+
+    def _suite_comparison(self) -> str:
+        if not self.cases_compared:
+            return "no case could be compared (each is new, edited or without a successful run)"
+        changed = self.cases_changed or []
+        fingerprint = self.cases_fingerprint_changed or []
+        outputs = f"outputs changed in {len(changed)} of {self.cases_compared} cases compared"
+        if changed:
+            outputs = f"{'DRIFT: ' if self.drifted else ''}{outputs} ({_named(changed)})"
+        text = f"{outputs}, fingerprint changed in {len(fingerprint)}"
+        if fingerprint:
+            text += f" ({_named(fingerprint)})"
+        if self.cases_not_compared:
+            text += f"; {len(self.cases_not_compared)} case(s) not compared (new, edited or failed)"
+        return text
+
+    def case_rows(self) -> list[dict[str, str]]:
+        """A row per changed (case, arm) of a suite probe, for a table (escaped, one line)."""
+
+        def shown(fingerprints: list[str | None]) -> str:
+            return ", ".join(fp or "not reported" for fp in fingerprints)
+
+        return [
+            {
+                "case": one_line(change.case_id, 40),
+                "outputs": "changed" if change.outputs_changed else "unchanged",
+                "fingerprint": one_line(
+                    f"{shown(change.previous_fingerprints)} -> {shown(change.fingerprints)}"
+                    if change.fingerprint_changed
+                    else f"unchanged ({shown(change.fingerprints)})",
+                    60,
+                ),
+            }
+            for change in self.case_changes or []
+        ]
+
+
+def _named(case_ids: list[str]) -> str:
+    names = ", ".join(one_line(case_id, 40) for case_id in case_ids[:CASES_NAMED])
+    more = len(case_ids) - CASES_NAMED
+    return names if more <= 0 else f"{names} and {more} more"
 
 
 def _distinct(values: list[Any]) -> list[Any]:
@@ -195,17 +262,11 @@ def run_probe(
         cancel=cancel,
         on_progress=progress,
     )
+    result = base | _outcome_fields(outcome)
+    if isinstance(spec, SuiteSpec):
+        result |= {"suite": probe.suite_file, "cases": len(spec.cases)}
+        return ProbeResult(**_compare_suite(result, store, spec, provider, outcome))
     completions = outcome.completions
-    ok = [c for c in completions if c.ok]
-    result = base | {
-        "status": outcome.status,
-        "experiment_id": experiment_id,
-        "runs": len(completions),
-        "failed_runs": len(completions) - len(ok),
-        "unique_outputs": len({c.text for c in ok}),
-        "fingerprints": _distinct([c.system_fingerprint for c in ok]),
-        "error": None if outcome.problem is None else f"stopped: {outcome.problem}",
-    }
     key = request_key(
         provider=spec.provider,
         base_url_host=provider.base_url_host,
@@ -226,6 +287,67 @@ def run_probe(
             result["previous_experiment_id"] = previous_id
             result = _compare(result, completions, previous.completions)
     return ProbeResult(**result)
+
+
+def _outcome_fields(outcome: ExperimentResult) -> dict[str, Any]:
+    completions = outcome.completions
+    ok = [c for c in completions if c.ok]
+    # Distinct outputs per case (a plain probe has one "case", None).
+    distinct = {(c.case_id, c.arm_label, c.text) for c in ok}
+    return {
+        "status": outcome.status,
+        "experiment_id": outcome.experiment_id,
+        "runs": len(completions),
+        "failed_runs": len(completions) - len(ok),
+        "unique_outputs": len(distinct),
+        "fingerprints": _distinct([c.system_fingerprint for c in ok]),
+        "error": None if outcome.problem is None else f"stopped: {outcome.problem}",
+    }
+
+
+def _compare_suite(
+    result: dict[str, Any],
+    store: Store,
+    spec: SuiteSpec,
+    provider: Provider,
+    outcome: ExperimentResult,
+) -> dict[str, Any]:
+    """Per-case comparison with the previous suite run of the probe (seedscope.probe_cases)."""
+    host = provider.base_url_host
+    keys = case_request_keys(spec, host)
+    previous_id = store.previous_labelled_suite(
+        label=result["name"], request_keys=list(keys.values()), before_id=outcome.experiment_id
+    )
+    previous = None if previous_id is None else store.load_experiment(previous_id)
+    if previous is None or not isinstance(previous.spec, SuiteSpec):  # the first run
+        return result | {
+            "cases_compared": 0,
+            "cases_changed": [],
+            "cases_fingerprint_changed": [],
+            "cases_not_compared": [case.id for case in spec.cases],
+            "case_changes": [],
+        }
+    drift = compare_suite_runs(
+        spec,
+        host,
+        outcome.completions,
+        previous.spec,
+        previous.summary.base_url_host,
+        previous.completions,
+    )
+    previous_ok = [c for c in previous.completions if c.ok]
+    compared = drift.compared > 0
+    return result | {
+        "previous_experiment_id": previous.id,
+        "previous_fingerprints": _distinct([c.system_fingerprint for c in previous_ok]),
+        "outputs_changed": bool(drift.cases_changed) if compared else None,
+        "fingerprint_changed": bool(drift.cases_fingerprint_changed) if compared else None,
+        "cases_compared": drift.compared,
+        "cases_changed": drift.cases_changed,
+        "cases_fingerprint_changed": drift.cases_fingerprint_changed,
+        "cases_not_compared": drift.not_compared,
+        "case_changes": drift.changes,
+    }
 
 
 def run_probes(

@@ -9,8 +9,15 @@
     prompt = "Generate a short excerpt of news about a journey to Mars."
     seed = 123                 # omit for an unseeded probe (never counts as drift)
 
-Keys of a probe (and of [defaults], except name and prompt): name, prompt, system, provider
-("local" | "openai"), model, base_url (openai only), seed, temperature, top_p, runs, max_tokens.
+    [[probe]]
+    name = "eval-set"
+    suite = "cases.csv"        # instead of prompt: every case of a suite file (path relative
+    seed = 123                 # to the probes file); drift is then reported per case
+
+Keys of a probe (and of [defaults], except name, prompt and suite): name, prompt, suite, system,
+provider ("local" | "openai"), model, base_url (openai only), seed, temperature, top_p, runs,
+max_tokens. A probe has exactly one of prompt and suite. A suite file is loaded and checked (its
+own row-numbered messages, prefixed with the probe and `suite`) while the probes file is read.
 Types are checked by `ProbeEntry`; ranges (temperature, runs, max_tokens, seed for the backend)
 by the experiment spec each probe becomes, so probes and experiments accept the same values.
 Every message names the probe (position from 1, and name) and the key, e.g.
@@ -26,9 +33,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from seedscope.spec import DEFAULT_SYSTEM, LOCAL_CHAT_MODEL, ExperimentSpec, Limits, SpecError
 from seedscope.spec import validate_spec as validate_experiment
+from seedscope.suites import SuiteSpec, load_suite_file, validate_suite_spec
 
 
 class ProbeConfigError(ValueError):
@@ -45,7 +60,8 @@ class ProbeEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: str
-    prompt: str
+    prompt: str | None = None  # exactly one of prompt and suite
+    suite: str | None = None  # a suite file, relative to the probes file
     system: str = DEFAULT_SYSTEM
     provider: Literal["local", "openai"] = "local"
     model: str | None = None  # None: the backend's default (OPENAI_MODEL / embedded model)
@@ -62,6 +78,29 @@ class ProbeEntry(BaseModel):
         if not value.strip():
             raise ValueError("empty; give every probe a unique name")
         return value.strip()
+
+    @field_validator("suite")
+    @classmethod
+    def _suite_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError('empty; name a suite file, e.g. suite = "cases.csv"')
+        return value.strip() if value else value
+
+    @model_validator(mode="after")
+    def _prompt_or_suite(self) -> ProbeEntry:
+        # A model-level error has no location: the message starts with the key (see
+        # _field_message), so it still names the field.
+        if self.prompt is not None and self.suite is not None:
+            raise ValueError(
+                "suite: cannot be used with prompt; a probe sends one prompt or every case of "
+                "a suite file: remove one of them"
+            )
+        if self.prompt is None and self.suite is None:
+            raise ValueError(
+                'prompt: missing; give the request to send (or suite = "cases.csv" to send '
+                "every case of a suite file)"
+            )
+        return self
 
     @field_validator("model")
     @classmethod
@@ -84,19 +123,29 @@ class ProbeEntry(BaseModel):
 
 
 PROBE_KEYS = tuple(ProbeEntry.model_fields)
-_NO_DEFAULT = {"name": "give every probe its own name", "prompt": "set it in each [[probe]]"}
+_NO_DEFAULT = {
+    "name": "give every probe its own name",
+    "prompt": "set it in each [[probe]]",
+    "suite": "set it in each [[probe]]",
+}
+DEFAULT_KEYS = tuple(key for key in PROBE_KEYS if key not in _NO_DEFAULT)
 
 
 @dataclass(frozen=True)
 class Probe:
     name: str
-    spec: ExperimentSpec  # one arm, labelled with the probe name
+    spec: ExperimentSpec | SuiteSpec  # one arm, labelled with the probe name
     model: str | None  # as written; None: the backend's default (OPENAI_MODEL / embedded model)
     base_url: str | None
+    suite_file: str | None = None  # as written in the probes file, for a suite probe
 
     @property
     def seed(self) -> int | None:
         return self.spec.arms[0].seed
+
+    @property
+    def is_suite(self) -> bool:
+        return isinstance(self.spec, SuiteSpec)
 
 
 @dataclass(frozen=True)
@@ -111,9 +160,8 @@ def _field_message(error: Mapping[str, Any]) -> tuple[str, str]:
     kind, value = error["type"], error.get("input")
     if kind == "extra_forbidden":
         return key, f"unknown key; allowed: {', '.join(PROBE_KEYS)}"
-    if kind == "missing":
-        hint = "give every probe a unique name" if key == "name" else "give the request to send"
-        return key, f"missing; {hint}"
+    if kind == "missing":  # only name is required; prompt / suite: _prompt_or_suite
+        return key, "missing; give every probe a unique name"
     if kind in {"int_type", "int_from_float", "int_parsing"}:
         return key, f"{value!r} is not a whole number"
     if kind in {"float_type", "float_parsing", "finite_number"}:
@@ -122,7 +170,10 @@ def _field_message(error: Mapping[str, Any]) -> tuple[str, str]:
         return key, f"{value!r} is not text; put it in quotes"
     if kind == "literal_error":
         return key, f'{value!r} is not a backend; use "local" or "openai"'
-    return key, error["msg"].removeprefix("Value error, ")
+    text = error["msg"].removeprefix("Value error, ")
+    if not error["loc"]:  # a model-level rule: its message starts with the key
+        return _spec_key(text)
+    return key, text
 
 
 def _spec_key(message: str) -> tuple[str, str]:
@@ -138,8 +189,8 @@ def _where(position: int, raw: Any) -> str:
 
 
 def _spec_data(entry: ProbeEntry) -> dict[str, Any]:
+    """What the probe's ExperimentSpec or SuiteSpec is built from (without prompt / suite)."""
     return {
-        "prompt": entry.prompt,
         "system": entry.system,
         "provider": entry.provider,
         "model": entry.model or LOCAL_CHAT_MODEL,  # placeholder: replaced at run time
@@ -156,8 +207,26 @@ def _spec_data(entry: ProbeEntry) -> dict[str, Any]:
     }
 
 
+def _probe_spec(entry: ProbeEntry, base_dir: Path, limits: Limits) -> ExperimentSpec | SuiteSpec:
+    """The validated spec a probe runs; SpecError names the key of each problem."""
+    data = _spec_data(entry)
+    if entry.suite is None:
+        return validate_experiment({**data, "prompt": entry.prompt}, limits)
+    try:
+        # Relative to the probes file; the file's own messages name its row or line and field.
+        suite = load_suite_file(base_dir / entry.suite, limits)
+    except SpecError as error:
+        raise SpecError([f"suite: {message}" for message in error.messages]) from None
+    return validate_suite_spec({**data, "suite": suite.model_dump()}, limits)
+
+
 def _parse_probe(
-    raw: Any, position: int, defaults: dict[str, Any], limits: Limits, problems: list[str]
+    raw: Any,
+    position: int,
+    defaults: dict[str, Any],
+    limits: Limits,
+    problems: list[str],
+    base_dir: Path,
 ) -> Probe | None:
     where = _where(position, raw)
     if not isinstance(raw, dict):
@@ -176,12 +245,12 @@ def _parse_probe(
             report(*_field_message(error))
         return None
     try:
-        spec = validate_experiment(_spec_data(entry), limits)
+        spec = _probe_spec(entry, base_dir, limits)
     except SpecError as error:
         for message in error.messages:
             report(*_spec_key(message))
         return None
-    return Probe(entry.name, spec, entry.model, entry.base_url)
+    return Probe(entry.name, spec, entry.model, entry.base_url, entry.suite)
 
 
 def _checked_defaults(data: Mapping[str, Any], source: str, problems: list[str]) -> dict[str, Any]:
@@ -193,15 +262,24 @@ def _checked_defaults(data: Mapping[str, Any], source: str, problems: list[str])
         if key in _NO_DEFAULT:
             problems.append(f"[defaults]: {key}: cannot have a default; {_NO_DEFAULT[key]}")
         elif key not in PROBE_KEYS:
-            problems.append(f"[defaults]: {key}: unknown key; allowed: {', '.join(PROBE_KEYS[2:])}")
-    return {key: value for key, value in defaults.items() if key in PROBE_KEYS[2:]}
+            problems.append(f"[defaults]: {key}: unknown key; allowed: {', '.join(DEFAULT_KEYS)}")
+    return {key: value for key, value in defaults.items() if key in DEFAULT_KEYS}
 
 
 def parse_probe_config(
-    data: Mapping[str, Any], limits: Limits | None = None, *, source: str = "probes.toml"
+    data: Mapping[str, Any],
+    limits: Limits | None = None,
+    *,
+    source: str = "probes.toml",
+    base_dir: Path | None = None,
 ) -> ProbeConfig:
-    """Validate the parsed TOML; raises ProbeConfigError listing every problem."""
+    """Validate the parsed TOML; raises ProbeConfigError listing every problem.
+
+    Suite files are read relative to `base_dir` (the probes file's folder; default the
+    current directory).
+    """
     limits = limits or Limits()
+    base_dir = Path.cwd() if base_dir is None else Path(base_dir)
     problems: list[str] = []
     unknown = sorted(set(data) - {"probe", "defaults"})
     if unknown:
@@ -219,7 +297,7 @@ def parse_probe_config(
     probes = [
         probe
         for position, raw in enumerate(entries, start=1)
-        if (probe := _parse_probe(raw, position, defaults, limits, problems)) is not None
+        if (probe := _parse_probe(raw, position, defaults, limits, problems, base_dir)) is not None
     ]
     names = [probe.name for probe in probes]
     repeated = sorted({name for name in names if names.count(name) > 1})
@@ -241,4 +319,4 @@ def load_probe_config(path: Path, limits: Limits | None = None) -> ProbeConfig:
         raise ProbeConfigError([f"{path}: cannot be read ({error.strerror})"]) from None
     except tomllib.TOMLDecodeError as error:
         raise ProbeConfigError([f"{path}: not valid TOML: {error}"]) from None
-    return parse_probe_config(data, limits, source=str(path))
+    return parse_probe_config(data, limits, source=str(path), base_dir=Path(path).parent)

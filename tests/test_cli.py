@@ -145,9 +145,13 @@ def test_history_lists_the_comparison_and_export_recomputes_the_same_files(
     (entry,) = json.loads(history.stdout)
     assert entry["id"] == local_comparison["json"]["experiment_id"]
     assert (entry["status"], entry["runs"], entry["failed_runs"]) == ("complete", 6, 0)
+    assert entry["kind"] == "experiment"
     assert set(entry) == {
-        *("id", "created_at", "status", "provider", "model", "prompt", "runs", "failed_runs")
+        *("id", "created_at", "kind", "status", "provider", "model", "prompt", "runs"),
+        "failed_runs",
     }
+    only_suites = run_cli("history", "--kind", "suite", database=database)
+    assert only_suites.stdout == "no experiments of kind suite stored\n"
 
     exported = run_cli("export", entry["id"], "--dir", str(tmp_path), database=database)
     assert exported.returncode == 0, exported.stderr

@@ -114,8 +114,8 @@ prompt = "q"
     assert messages[:5] == [
         "[defaults]: prompt: cannot have a default; set it in each [[probe]]",
         "probe 1 ('hot'): temperature: temperature 3.5 is out of range; allowed 0 to 2",
-        "probe 2 ('typo'): sead: unknown key; allowed: name, prompt, system, provider, model, "
-        "base_url, seed, temperature, top_p, runs, max_tokens",
+        "probe 2 ('typo'): sead: unknown key; allowed: name, prompt, suite, system, provider, "
+        "model, base_url, seed, temperature, top_p, runs, max_tokens",
         "probe 3: name: missing; give every probe a unique name",
         "probe 4 ('local-base-url'): base_url: only applies to provider = \"openai\"",
     ]

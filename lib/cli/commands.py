@@ -122,12 +122,17 @@ def cmd_history(args: argparse.Namespace, settings: Settings, out, err) -> int:
         raise CliError(f"--limit {args.limit} is out of range; allowed 1 or more")
     store = _open_store(settings)
     summaries = store.list_experiments(
-        provider=args.provider, model=args.model, prompt_contains=args.prompt, limit=args.limit
+        provider=args.provider,
+        model=args.model,
+        prompt_contains=args.prompt,
+        kind=args.kind,
+        limit=args.limit,
     )
     rows = [
         {
             "id": s.id,
             "created_at": s.created_at.isoformat(),
+            "kind": s.kind,
             "status": s.status,
             "provider": s.provider,
             "model": s.model,
@@ -140,6 +145,8 @@ def cmd_history(args: argparse.Namespace, settings: Settings, out, err) -> int:
     if args.format == "json":
         json.dump(rows, out, indent=2)
         out.write("\n")
+    elif not rows and args.kind is not None:
+        out.write(f"no experiments of kind {args.kind} stored\n")
     elif not rows:
         out.write("no experiments stored yet: run `python -m seedscope compare`\n")
     else:
@@ -230,5 +237,18 @@ def cmd_probe(args: argparse.Namespace, settings: Settings, out, err) -> int:
     else:
         for result in results:
             out.write(safe_for_terminal(result.summary_line()) + "\n")
+            _print_case_changes(result.case_rows(), out)
     drifted = any(result.drifted for result in results)
     return EXIT_FAILED if args.fail_on_drift and drifted else EXIT_OK
+
+
+PROBE_CASES_SHOWN = 20
+
+
+def _print_case_changes(rows: list[dict[str, str]], out) -> None:
+    """The changed cases of a suite probe under its summary line (cells already escaped)."""
+    if not rows:
+        return
+    print_table(rows[:PROBE_CASES_SHOWN], out)
+    if len(rows) > PROBE_CASES_SHOWN:
+        out.write(f"... and {len(rows) - PROBE_CASES_SHOWN} more changed cases (--format json)\n")

@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--provider")
     history.add_argument("--model")
     history.add_argument("--prompt", help="only experiments whose prompt contains this text")
+    history.add_argument(
+        "--kind",
+        choices=("experiment", "suite", "import"),
+        help="only single experiments, suite runs or imported outputs",
+    )
     history.add_argument("--limit", type=_number(int), default=50)
     history.add_argument("--format", choices=("table", "json"), default="table")
 

@@ -498,6 +498,42 @@ class Store:
         )
         return self._read("finding the previous run", lambda c: c.execute(query).scalar())
 
+    def previous_labelled_suite(
+        self, *, label: str, request_keys: Sequence[str], before_id: str
+    ) -> str | None:
+        """The newest suite experiment labelled `label`, created before `before_id`, with a
+        successful run of any of `request_keys` (how a suite probe finds its previous run:
+        a suite whose cases all changed, or another backend, starts a new comparison)."""
+        created = select(experiments.c.created_at).where(experiments.c.id == before_id)
+        keys = list(dict.fromkeys(request_keys))
+        found: list[Row] = []
+        for start in range(0, len(keys), _IN_CHUNK):  # the newest over every chunk of keys
+            has_runs = (
+                select(runs.c.id)
+                .where(
+                    runs.c.experiment_id == experiments.c.id,
+                    runs.c.request_key.in_(keys[start : start + _IN_CHUNK]),
+                    runs.c.error_type.is_(None),
+                )
+                .exists()
+            )
+            query = (
+                select(experiments.c.created_at, experiments.c.id)
+                .where(
+                    experiments.c.label == label,
+                    experiments.c.kind == "suite",
+                    experiments.c.id != before_id,
+                    experiments.c.created_at <= created.scalar_subquery(),
+                    has_runs,
+                )
+                .order_by(experiments.c.created_at.desc(), experiments.c.id.desc())
+                .limit(1)
+            )
+            row = self._read("finding the previous run", lambda c, q=query: c.execute(q).first())
+            if row is not None:
+                found.append(row)
+        return max(found, key=tuple).id if found else None
+
     def providers_and_models(self) -> list[tuple[str, str]]:
         query = providers_and_models_query()
         rows = self._read("listing models", lambda c: c.execute(query).all())

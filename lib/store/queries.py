@@ -28,6 +28,7 @@ class RunFilters(TypedDict, total=False):
 
 class ExperimentFilters(RunFilters, total=False):
     prompt_contains: str | None  # case-insensitive substring of the prompt
+    kind: str | None  # experiment | suite | import
 
 
 def _checked(filters: RunFilters, allowed: type) -> None:
@@ -62,6 +63,8 @@ def _experiment_filters(filters: ExperimentFilters) -> list[ColumnElement[bool]]
         conditions.append(
             experiments.c.prompt.icontains(filters["prompt_contains"], autoescape=True)
         )
+    if filters.get("kind") is not None:
+        conditions.append(experiments.c.kind == filters["kind"])
     return conditions
 
 

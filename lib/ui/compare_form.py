@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from seedscope.spec import (
     validate_spec,
 )
 from seedscope.ui.text import escape_markdown
+from streamlit.delta_generator import DeltaGenerator
 
 PRESET_LABELS = {
     "cookbook": "Cookbook: unseeded at 0.7 vs seed at 0",
@@ -56,7 +58,8 @@ class CompareForm:
     worst_case_tokens: int = 0
     needs_confirmation: bool = False
     confirmed: bool = True
-    generate: bool = False
+    model_list_problem: str | None = None  # listing models at a typed base URL failed
+    progress: DeltaGenerator | None = None  # right under Generate: where a job's progress goes
 
     @property
     def ready(self) -> bool:
@@ -166,7 +169,8 @@ def remote_models(settings: Settings, base_url: str | None) -> tuple[list[str], 
     return models, None
 
 
-def _backend_section(settings: Settings) -> tuple[str, str | None, str]:
+def _backend_section(settings: Settings) -> tuple[str, str | None, str, str | None]:
+    """(backend, base URL, model, why the models at a typed base URL could not be listed)."""
     providers = available_providers(settings)
     if not providers:
         st.error(
@@ -189,7 +193,7 @@ def _backend_section(settings: Settings) -> tuple[str, str | None, str]:
         st.caption("OpenAI-compatible backend: set OPENAI_API_KEY or OPENAI_BASE_URL (see About).")
     if provider == "local":
         st.text_input("Model", value=LOCAL_CHAT_MODEL, disabled=True, key="cmp_local_model")
-        return provider, None, LOCAL_CHAT_MODEL
+        return provider, None, LOCAL_CHAT_MODEL, None
 
     configured = settings.openai_base_url or ""
     if settings.lock_base_url:
@@ -220,7 +224,8 @@ def _backend_section(settings: Settings) -> tuple[str, str | None, str]:
         model = st.text_input("Model", value=settings.openai_model, key="cmp_model_typed")
         if problem:
             st.caption(f"Type a model name ({escape_markdown(problem)}).")
-    return provider, base_url, model
+    typed = base_url is not None and base_url != settings.openai_base_url
+    return provider, base_url, model, problem if typed else None
 
 
 def _preset_section(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
@@ -282,14 +287,21 @@ def _preset_section(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
     return preset, arms_from_table(edited)
 
 
-def render_compare_form(settings: Settings) -> CompareForm:
-    """Draw the form and the check panel next to it; return what it holds."""
+def render_compare_form(
+    settings: Settings, *, on_generate: Callable[[CompareForm], None], busy: bool = False
+) -> CompareForm:
+    """Draw the form and the check panel next to it; return what it holds.
+
+    Generate calls `on_generate(form)` as its callback (before the next script run), with the
+    form as validated when it was clicked. `busy`: this session's job is still running, so
+    Generate is disabled until it ends.
+    """
     left, right = st.columns([2, 1], gap="medium")
     with left:
         prompt = st.text_area("Prompt", value=DEFAULT_PROMPT, key="cmp_prompt", height=100)
         system = st.text_area("System message", value=DEFAULT_SYSTEM, key="cmp_system", height=68)
         # Full-width rows: the backend and model names are long and must stay readable.
-        provider, base_url, model = _backend_section(settings)
+        provider, base_url, model, model_list_problem = _backend_section(settings)
         tokens_col, top_p_col = st.columns(2)
         max_tokens = int(
             tokens_col.number_input("max_tokens", value=200, step=1, key="cmp_max_tokens")
@@ -319,13 +331,22 @@ def render_compare_form(settings: Settings) -> CompareForm:
             f"base_url: {base_url!r} is not an http(s) URL; e.g. {OPENAI_DEFAULT_BASE_URL}"
         )
 
-    form = CompareForm(provider=provider, base_url=base_url, spec=spec, problems=problems)
+    form = CompareForm(
+        provider=provider,
+        base_url=base_url,
+        spec=spec,
+        problems=problems,
+        model_list_problem=model_list_problem,
+    )
     with right:
-        _check_panel(settings, form)
+        _check_panel(settings, form, on_generate, busy)
+        form.progress = st.container()
     return form
 
 
-def _check_panel(settings: Settings, form: CompareForm) -> None:
+def _check_panel(
+    settings: Settings, form: CompareForm, on_generate: Callable[[CompareForm], None], busy: bool
+) -> None:
     st.subheader("Check")
     if form.problems:
         st.error("Fix these before generating:")
@@ -352,10 +373,20 @@ def _check_panel(settings: Settings, form: CompareForm) -> None:
                 f"(above this deployment's {settings.cost_confirm_tokens:,}-token threshold)",
                 key="cmp_confirm_cost",
             )
-    form.generate = st.button(
+    if form.model_list_problem:
+        st.warning(
+            "The models at the base URL typed in the page could not be listed "
+            f"({escape_markdown(form.model_list_problem)}). Check the base URL before you "
+            "generate: if it is wrong, every run will fail.",
+            icon=":material/warning:",
+        )
+    st.button(
         "Generate",
         type="primary",
-        disabled=not form.ready,
+        disabled=busy or not form.ready,
         key="cmp_generate",
         width="stretch",
+        on_click=on_generate,
+        args=(form,),
+        help="Your generation is running: it must end (or be cancelled) first." if busy else None,
     )

@@ -8,7 +8,9 @@ from seedscope.settings import Settings
 from seedscope.store import ExperimentSummary, Store, StoreError
 from seedscope.ui import resources
 from seedscope.ui.filters import render_filters
+from seedscope.ui.progress import render_job_progress, show_job_problem
 from seedscope.ui.results import render_results
+from seedscope.ui.status_banner import status_badge
 from seedscope.ui.text import shorten
 
 PAGE_SIZE = 50
@@ -150,6 +152,13 @@ def render_history_page() -> None:
         st.warning("That experiment no longer exists (deleted in another session).")
         return
     st.divider()
+    job = resources.job_manager().job(chosen)
+    if job is not None and not job.snapshot().finished:
+        # Running in this app: follow it live; the results appear when it ends.
+        st.markdown(f"#### Experiment `{chosen[:8]}` {status_badge('running')}")
+        render_job_progress(job, key="hist")
+        return
+    show_job_problem(job)
     render_results(settings, experiment, key="hist")
     st.divider()
     _delete_section(store, experiment.summary)

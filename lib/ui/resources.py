@@ -1,9 +1,11 @@
 """Heavy shared objects, created once per process at the UI edge.
 
 `st.cache_resource` objects are shared by every session: the embedded model serialises its
-generations with its own lock, the embedder is read-only, and the store's SQLAlchemy engine is
-thread-safe (each call checks a connection out of the pool). Settings are re-read on every script
-run: cheap, and a change to the environment or secrets file shows up without a restart.
+generations with its own lock, the embedder is read-only, the store's SQLAlchemy engine is
+thread-safe (each call checks a connection out of the pool), and the job manager (every
+background generation of the process) guards its own state with locks. Settings are re-read
+on every script run: cheap, and a change to the environment or secrets file shows up without a
+restart.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from seedscope.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from seedscope.embeddings import Embedder
+    from seedscope.jobs import JobManager
     from seedscope.providers.local import LocalProvider
     from seedscope.store import Store
 
@@ -43,6 +46,7 @@ def _local_key(settings: Settings) -> tuple[object, ...]:
         settings.local_n_ctx,
         settings.local_n_batch,
         settings.local_n_threads,
+        settings.local_workers,
     )
 
 
@@ -130,6 +134,14 @@ def _without_password(message: str, url: str | None) -> str:
     except Exception:  # an unparsable URL: hide everything after the scheme
         return message.replace(url, url.split(":", 1)[0] + "://…") if url else message
     return message.replace(str(password), "***") if password else message
+
+
+@st.cache_resource(show_spinner=False)
+def job_manager() -> JobManager:
+    """The process-wide job manager: jobs outlive the session and the page that started them."""
+    from seedscope.jobs import JobManager
+
+    return JobManager()
 
 
 def store_or_stop(settings: Settings) -> Store:

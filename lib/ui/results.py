@@ -20,6 +20,7 @@ from seedscope.settings import Settings
 from seedscope.store import StoredExperiment
 from seedscope.ui import resources
 from seedscope.ui.diff import diff_as_code, first_difference, word_diff
+from seedscope.ui.status_banner import render_status_banner, status_badge
 from seedscope.ui.text import (
     code_span,
     escape_markdown,
@@ -36,12 +37,6 @@ COLOR_SCALES = ("Viridis", "Cividis", "Blues", "Magma", "Plasma", "Greys")
 ARMS_PER_ROW = 2
 METRIC_WIDTH = 180  # px: the longest measure label and its help icon fit on one line
 SCROLL_AFTER_RUNS = 3  # more runs than this per arm go into a scrolling box
-STATUS_BADGES = {
-    "complete": ("complete", "green"),
-    "running": ("running", "blue"),
-    "cancelled": ("cancelled", "orange"),
-    "interrupted": ("interrupted", "red"),
-}
 
 
 @st.cache_data(max_entries=64, show_spinner="Embedding the outputs and measuring…")
@@ -78,6 +73,7 @@ def analysis_for(
 def render_results(settings: Settings, experiment: StoredExperiment, *, key: str) -> None:
     """Everything about one experiment: arms side by side, charts, diff, downloads."""
     _header(experiment)
+    render_status_banner(settings, experiment, key=key)
     if not experiment.completions:
         st.info(
             "No runs were stored for this experiment: it stopped before the first run "
@@ -131,10 +127,9 @@ def _choose_embedder(settings: Settings, key: str) -> str:
 def _header(experiment: StoredExperiment) -> None:
     summary = experiment.summary
     spec = experiment.spec
-    text, color = STATUS_BADGES.get(summary.status, (summary.status, "gray"))
     where = f" at {escape_markdown(summary.base_url_host)}" if summary.base_url_host else ""
     st.markdown(
-        f"#### Experiment `{summary.id[:8]}` :{color}-badge[{text}]\n"
+        f"#### Experiment `{summary.id[:8]}` {status_badge(summary.status)}\n"
         f"{escape_markdown(summary.provider)} · {escape_markdown(summary.model)}"
         f"{where} · {summary.created_at:%Y-%m-%d %H:%M:%S} UTC · "
         f"{summary.runs} runs" + (f", {summary.failed_runs} failed" if summary.failed_runs else "")

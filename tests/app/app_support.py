@@ -8,6 +8,7 @@ from pathlib import Path
 from seedscope.providers.base import Completion
 from seedscope.spec import ExperimentSpec
 from seedscope.store import Store
+from seedscope.ui import resources
 from streamlit.testing.v1 import AppTest
 
 from tests.store_support import make_completion, make_spec
@@ -43,13 +44,26 @@ def problems(at: AppTest) -> list[str]:
     return [t.value.removeprefix("• ") for t in at.text if t.value.startswith("• ")]
 
 
-def generate(at: AppTest, *, runs: int, max_tokens: int) -> AppTest:
-    """Set runs per arm and max_tokens, press Generate, and return once the page is redrawn
-    (AppTest runs the script to the end: the generation has finished)."""
+JOB_TIMEOUT = 300.0  # seconds for a background job on 2 shared cores
+
+
+def generate(at: AppTest, *, runs: int, max_tokens: int, wait: bool = True) -> AppTest:
+    """Set runs per arm and max_tokens and press Generate. The click starts a background job
+    and the page returns at once; with `wait` the job is awaited and the page run again, as
+    the progress fragment's final full rerun would (AppTest does not run fragment timers)."""
     at.number_input(key="cmp_runs").set_value(runs)
     at.number_input(key="cmp_max_tokens").set_value(max_tokens).run()
     at.button(key="cmp_generate").click().run()
+    if wait:
+        finish_jobs(at)
     return at
+
+
+def finish_jobs(at: AppTest) -> AppTest:
+    """Wait until every background job of the process has ended, then run the page again."""
+    for job in resources.job_manager().active_jobs():
+        assert job.wait(JOB_TIMEOUT), f"job {job.experiment_id} did not finish"
+    return at.run()
 
 
 def spec_for(

@@ -14,7 +14,7 @@ import pytest
 from seedscope.store import Store
 from streamlit.testing.v1 import AppTest
 
-from tests.app.app_support import APP
+from tests.app.app_support import APP, JOB_TIMEOUT
 
 
 @pytest.fixture
@@ -30,6 +30,18 @@ def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     workdir.mkdir()
     monkeypatch.chdir(workdir)
     return url
+
+
+@pytest.fixture(autouse=True)
+def no_job_outlives_its_test() -> Iterator[None]:
+    """Background jobs belong to the process; one a test left running would hold the embedded
+    model for the next test. Cancel and await them after each test."""
+    yield
+    from seedscope.ui import resources
+
+    for job in resources.job_manager().active_jobs():
+        job.cancel()
+        job.wait(JOB_TIMEOUT)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ and a real generation on the embedded model with the real embedder."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from plotly.colors import get_colorscale
@@ -13,7 +14,7 @@ from seedscope.ui.diff import word_diff
 from seedscope.ui.results import analysis_for, finish_text, word_position
 from seedscope.ui.text import format_latency
 
-from tests.app.app_support import generate, page_text, problems
+from tests.app.app_support import finish_jobs, generate, page_text, problems, spec_for
 
 
 def generate_button(at):
@@ -202,14 +203,10 @@ def test_generation_on_the_embedded_model_shows_both_arms_and_their_measures(mak
     stored = store.load_experiment(summary.id)
     assert stored is not None
 
-    # The status block: finished, per-arm progress, one live line per run as it arrived.
-    (status,) = at.status
-    assert status.label.startswith("Done: 4 runs")
-    live = [t.value for t in status.text]
-    assert len(live) == 4
-    assert {line.split(" · ")[0] for line in live} == {"unseeded", "seeded"}
-    bars = [bar.proto.text for bar in status.get("progress")]
-    assert bars == ["4 of 4 runs", "unseeded: 2/2", "seeded: 2/2"]  # overall, then per arm
+    # The job has ended: no progress panel is left, and Generate may be pressed again.
+    assert not at.get("progress")
+    assert not [b for b in at.button if b.label == "Cancel"]
+    assert not generate_button(at).disabled
 
     # Both arms side by side with their headline measures.
     headings = [m.value for m in at.markdown if m.value.startswith("##### ")]
@@ -399,11 +396,79 @@ def test_a_database_failure_mid_run_stops_and_keeps_what_was_saved(make_app, sto
     assert not at.exception
     (summary,) = store.list_experiments()
     assert (summary.status, summary.runs) == ("interrupted", 2)
-    (status,) = at.status
-    assert "simulated disk full" in status.label.replace("\\", "")
     (error,) = [e.value.replace("\\", "") for e in at.error]  # drop Markdown escapes
-    assert "Generation stopped: Saving run 1 of arm 'unseeded' failed" in error
+    assert "Generation interrupted: stopped while saving run 1 of arm 'unseeded'" in error
     assert "simulated disk full" in error and "The 2 runs saved so far are kept" in error
-    # The two saved runs are shown, marked interrupted.
+    # The two saved runs are shown, marked interrupted, with Resume for the missing two.
     assert len([c for c in at.code if c.language != "diff"]) == 2
+    (warning,) = [w.value for w in at.warning]
+    assert warning.startswith("Generation was interrupted")
+    assert "2 completed runs were kept" in warning and "2 runs are missing" in warning
+    assert [b.label for b in at.button if b.key and b.key.startswith("cmp_resume_")] == ["Resume"]
     assert "interrupted" in page_text(at)
+
+
+def test_progress_cancel_and_resume_run_in_the_background(make_app, store, local_provider):
+    """Generate returns at once and the page polls the job: it waits behind another job on the
+    embedded model, shows its progress newest run first, survives edits, stops on Cancel with
+    the runs kept, and Resume sends only the missing runs."""
+    blocker = resources.job_manager().start(
+        store,
+        spec_for(arms=[{"label": "other", "seed": 5, "temperature": 0.0, "runs": 50}]),
+        local_provider,
+    )  # another session's job holds the embedded model
+    at = generate(make_app(), runs=10, max_tokens=8, wait=False)
+    assert not at.exception
+    (experiment_id,) = [s.id for s in store.list_experiments() if s.id != blocker.experiment_id]
+    assert at.session_state["cmp_experiment_id"] == experiment_id
+    assert at.query_params["experiment"] == experiment_id  # a reloaded tab finds it again
+    (waiting,) = [i.value for i in at.info if i.value.startswith("Waiting")]
+    assert waiting.startswith("Waiting for the embedded model, 1 ahead")
+    assert [bar.proto.text for bar in at.get("progress")] == [
+        "0 of 20 runs",
+        "unseeded: 0/10",
+        "seeded: 0/10",
+    ]
+    assert generate_button(at).disabled  # one job per session at a time
+
+    blocker.cancel()
+    job = resources.job_manager().job(experiment_id)
+    while job.snapshot().done < 3:
+        time.sleep(0.02)
+    at.text_area(key="cmp_prompt").set_value("Edited while it runs.").run()  # does not cancel
+    assert not at.exception
+    snapshot = job.snapshot()
+    assert not snapshot.finished and not snapshot.cancel_requested
+    # The live log, newest run first: one call at a time, so runs end in plan order
+    # (unseeded 0, seeded 0, unseeded 1, ...) and the log shows them backwards.
+    live = [t.value.split(" · ")[:2] for t in at.text if " · run " in t.value]
+    assert len(live) >= 3
+    plan = [(arm, index) for index in range(10) for arm in ("unseeded", "seeded")]
+    positions = [plan.index((arm, int(run.removeprefix("run ")))) for arm, run in live]
+    assert positions == sorted(positions, reverse=True) and positions[-1] == 0
+    assert at.get("progress")[0].proto.text.endswith("of 20 runs")
+    at.switch_page("pages/history.py").run()
+    at.switch_page("pages/compare.py").run()  # the session remembers its job
+    assert at.get("progress")[0].proto.text.endswith("of 20 runs")
+    assert not job.snapshot().finished
+
+    at.button(key=f"cmp_cancel_{experiment_id}").click().run()
+    finish_jobs(at)
+    stored = store.load_experiment(experiment_id)
+    kept = stored.summary.runs
+    assert stored.summary.status == "cancelled" and 3 <= kept < 20
+    (warning,) = [w.value for w in at.warning]
+    assert warning.startswith(f"Generation was cancelled: {kept} completed runs were kept")
+    assert stored.spec.prompt != "Edited while it runs."  # the job runs what was generated
+
+    at.button(key=f"cmp_resume_{experiment_id}").click().run()
+    finish_jobs(at)
+    assert not at.exception and not at.warning
+    stored = store.load_experiment(experiment_id)
+    assert (stored.summary.status, stored.summary.runs) == ("complete", 20)
+    pairs = [(c.arm_label, c.run_index) for c in stored.completions]
+    assert len(set(pairs)) == 20  # each run once: only the missing ones were sent
+    assert [m.value for m in at.markdown if m.value.startswith("##### ")] == [
+        "##### unseeded",
+        "##### seeded",
+    ]

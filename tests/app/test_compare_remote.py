@@ -218,8 +218,42 @@ def test_a_server_that_is_down_is_reported_per_run_not_as_a_traceback(make_app, 
     failures = [t.value for t in at.text if t.value.startswith("APIConnectionError")]
     assert len(failures) == 2 and all("check OPENAI_BASE_URL" in f for f in failures)
     assert "Traceback" not in page_text(at)
-    (status,) = at.status
-    assert status.label.startswith("Done: 2 runs") and status.label.endswith(", 2 failed")
+    # Every run failed: the experiment is `failed`, with a red banner naming the reason.
+    assert summary.status == "failed"
+    assert any(":red-badge[failed]" in m.value for m in at.markdown)
+    (banner,) = [e.value.replace("\\", "") for e in at.error]  # drop Markdown escapes
+    assert banner.startswith(
+        "This experiment failed: every run failed; most common reason (2 of 2 runs): "
+        "APIConnectionError"
+    )
+    # Nothing looks like a success but the form's own check.
+    assert [s.value for s in at.success] == ["2 arms, 2 runs in total, up to 4 tokens each."]
+
+
+def test_a_typed_base_url_that_fails_is_named_as_typed_in_the_page(make_app, remote, store):
+    """Listing models at an unreachable typed URL warns before Generate; the runs' errors say
+    the URL was typed in the page (not OPENAI_BASE_URL), and the experiment is `failed`."""
+    from tests.helpers import free_port
+
+    remote(OPENAI_MAX_RETRIES="0")
+    at = choose_remote(make_app())
+    assert not at.warning  # the configured server lists its models
+    typed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    at.text_input(key="cmp_base_url").set_value(typed).run()
+    (warning,) = [w.value.replace("\\", "") for w in at.warning]
+    assert warning.startswith("The models at the base URL typed in the page could not be listed")
+    assert not at.button(key="cmp_generate").disabled  # a warning, not a block
+    generate(at, runs=1, max_tokens=4)
+
+    (summary,) = store.list_experiments()
+    assert (summary.status, summary.failed_runs, summary.runs) == ("failed", 2, 2)
+    failures = [t.value for t in at.text if t.value.startswith("APIConnectionError")]
+    assert len(failures) == 2
+    assert all(f"check the base URL typed in the page ({typed})" in f for f in failures), failures
+    assert not any("OPENAI_BASE_URL" in f for f in failures)
+    (banner,) = [e.value.replace("\\", "") for e in at.error]
+    assert "most common reason (2 of 2 runs): APIConnectionError" in banner
+    assert "typed in the page" in banner
 
 
 def test_distances_can_be_measured_with_the_configured_embeddings(make_app, remote, store):

@@ -178,3 +178,85 @@ def test_experiments_with_nothing_to_measure_say_so(make_app, store):
     assert "At least two successful runs are needed for a diff." in [c.value for c in at.caption]
     assert "No runs stored for this arm." in [c.value for c in at.caption]  # the unseeded arm
     assert [m.value for m in at.metric if m.label == "Distinct outputs"] == ["0/0", "1/1"]
+
+
+def test_a_running_experiment_is_followed_live_in_history_and_in_a_new_tab(
+    make_app, store, fake_server_factory
+):
+    """A job outlives the page: History shows its live progress, a reloaded Compare tab (a new
+    session with ?experiment=<id>) finds it, Cancel in History stops it, and the results then
+    offer Resume."""
+    from seedscope.providers.openai_compat import OpenAICompatProvider
+    from seedscope.ui import resources
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.app_support import APP, finish_jobs
+
+    server = fake_server_factory("--latency", "0.3")
+    spec = spec_for(
+        provider="openai",
+        model="fake-model",
+        arms=[{"label": "slow", "seed": 3, "temperature": 0.0, "runs": 40}],
+    )
+    provider = OpenAICompatProvider(api_key=None, base_url=server.base_url, model="fake-model")
+    job = resources.job_manager().start(store, spec, provider, concurrency=1)
+    experiment_id = job.experiment_id
+
+    at = make_app("pages/history.py")
+    assert listed(at) == [experiment_id[:8]]
+    assert list(at.dataframe[0].value["status"]) == ["running"]
+    at.selectbox(key="hist_open").set_value(experiment_id).run()
+    assert not at.exception
+    assert at.get("progress")[0].proto.text.endswith("of 40 runs")
+    assert at.button(key=f"hist_cancel_{experiment_id}").label == "Cancel"
+    assert not at.get("plotly_chart")  # the results come when it ends
+
+    reloaded = AppTest.from_file(APP, default_timeout=120)
+    reloaded.query_params["experiment"] = experiment_id
+    reloaded.run()
+    assert not reloaded.exception
+    assert reloaded.get("progress")[0].proto.text.endswith("of 40 runs")
+    assert reloaded.button(key="cmp_generate").disabled
+    assert not job.snapshot().finished  # neither page stopped it
+
+    at.button(key=f"hist_cancel_{experiment_id}").click().run()
+    finish_jobs(at)
+    assert not at.exception
+    summary = store.load_experiment(experiment_id).summary
+    assert summary.status == "cancelled" and 0 < summary.runs < 40
+    assert server.stats()["requests"]["chat"] == summary.runs  # in flight at Cancel: kept
+    assert any(":orange-badge[cancelled]" in m.value for m in at.markdown)
+    assert at.button(key=f"hist_resume_{experiment_id}").label == "Resume"
+    finish_jobs(reloaded)
+    assert any(":orange-badge[cancelled]" in m.value for m in reloaded.markdown)
+
+
+def test_failed_experiments_are_listed_and_shown_as_failed(make_app, store):
+    from tests.app.app_support import completion
+
+    spec = spec_for()
+    experiment_id = store.create_experiment(spec, base_url_host=None)
+    store.add_runs(
+        experiment_id,
+        [
+            completion(spec, arm, index, "", error=error)
+            for arm, index, error in [
+                ("unseeded", 0, "APIConnectionError"),
+                ("unseeded", 1, "APIConnectionError"),
+                ("seeded", 0, "APIConnectionError"),
+                ("seeded", 1, "RateLimitError"),
+            ]
+        ],
+    )
+    store.finish_experiment(experiment_id, "failed")
+    at = make_app("pages/history.py")
+    assert list(at.dataframe[0].value["status"]) == ["failed"]
+    at.selectbox(key="hist_open").set_value(experiment_id).run()
+
+    assert not at.exception
+    assert any(":red-badge[failed]" in m.value for m in at.markdown)
+    (banner,) = [e.value.replace("\\", "") for e in at.error]  # drop Markdown escapes
+    assert "most common reason (3 of 4 runs): APIConnectionError: APIConnectionError: the" in (
+        banner
+    )
+    assert not [b for b in at.button if b.key and "resume" in b.key]  # nothing to resume

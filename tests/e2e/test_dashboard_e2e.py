@@ -3,7 +3,8 @@
 The cookbook preset runs on the embedded model (small max_tokens), the runs CSV is downloaded
 and parsed, and the experiment is found again in History and on the Fingerprints page.
 A model output carrying HTML/JavaScript (served by the fake OpenAI-compatible server) must show
-as literal text and run no script. Cancel keeps the runs that completed.
+as literal text and run no script. Background jobs (cancel, reload, queueing) are in
+test_background_jobs_e2e.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from seedscope.store import Store
 
 from tests.e2e.e2e_server import screenshot, start_app
 from tests.e2e.ui_actions import (
-    LONG,
     choose,
     cut_metric_labels,
     generate,
@@ -175,27 +175,3 @@ def test_html_and_javascript_in_model_output_show_as_text(
         assert page.get_by_test_id("stMain").locator('img[src="x"]').count() == 0
     finally:
         stop_process(server.process)
-
-
-def test_cancel_keeps_the_runs_that_completed(app_server, page_factory):
-    page = page_factory()
-    open_app(page, app_server.url)
-    set_number(page, "Runs per arm", 20, then_see="40 runs in total")
-    set_number(page, "max_tokens", 24, then_see="up to 24 tokens each")
-    page.get_by_role("button", name="Generate").click()
-    # Wait until a few runs have come in (one live line per completed run), then cancel.
-    live = page.get_by_test_id("stExpanderDetails").get_by_text(" · run ")
-    expect(live.nth(2)).to_be_visible(timeout=LONG)
-    # While runs come in, the status says so (a spinner), not done (a check mark).
-    expect(page.get_by_test_id("stExpanderIconSpinner")).to_be_visible()
-    expect(page.get_by_test_id("stExpanderIconCheck")).to_have_count(0)
-    page.get_by_role("button", name="Cancel").click()
-    expect(page.get_by_text("Generation was cancelled")).to_be_visible(timeout=LONG)
-    with Store.open(database_url(app_server)) as store:
-        (summary,) = store.list_experiments()
-    assert summary.status == "cancelled"
-    assert 3 <= summary.runs < 40
-    expect(page.get_by_text(f"{summary.runs} completed runs were kept")).to_be_visible()
-    see_results(page)
-    expect(page.get_by_text("of 20 runs stored").first).to_be_visible()
-    screenshot(page, "compare-cancelled")

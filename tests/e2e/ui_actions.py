@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 LONG = 240_000  # ms: a generation on 2 shared CPU cores, plus first-time model loads
 
@@ -61,6 +61,16 @@ def choose(page: Page, label: str, option: str) -> None:
 def generate(page: Page) -> None:
     page.get_by_role("button", name="Generate").click()
     see_results(page)
+
+
+def progress_panel(page: Page) -> Locator:
+    """The live progress of this session's job, right under Generate."""
+    return page.locator(".st-key-cmp_progress")
+
+
+def live_lines(page: Page) -> Locator:
+    """The live log's lines (one per run that ended), newest first."""
+    return progress_panel(page).get_by_test_id("stText").filter(has_text=" · run ")
 
 
 def see_results(page: Page) -> None:

@@ -1,0 +1,308 @@
+"""Background jobs: every generation (a new experiment or a resume) runs on its own thread.
+
+    jobs = JobManager()                                    # one per process
+    job = jobs.start(store, spec, provider)                # stored `running` at once; returns
+    job.snapshot()                                         # thread-safe progress, any time
+    job.cancel()                                           # calls in flight finish and are kept
+    jobs.job(experiment_id)                                # found again by any session
+
+Plain Python, no Streamlit: the dashboard holds one JobManager in `st.cache_resource` and
+polls snapshots from its pages, so a page that is edited, left or reloaded never stops a job.
+Each job runs through the one lifecycle (`seedscope.experiments`).
+
+Scheduling
+- Jobs for the embedded model wait their turn in one FIFO queue: it generates for one job at a
+  time (its calls are serialised anyway), and a waiting job knows how many jobs are ahead.
+  A waiting job that is cancelled never starts; its experiment ends `cancelled`.
+- Jobs for remote backends start at once and run side by side, each with at most `concurrency`
+  calls in flight (the deployment's concurrency setting).
+
+Failure
+- Whatever a job thread raises ends the job: the experiment is finished `interrupted` (the runs
+  stored so far are kept), the snapshot carries the error, and the traceback goes to the log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from seedscope.experiments import (
+    ExperimentResult,
+    create_experiment,
+    run_experiment,
+    start_resume,
+)
+from seedscope.providers.base import Completion, Provider
+from seedscope.runner import ArmProgress, ProgressEvent
+from seedscope.spec import ExperimentSpec
+from seedscope.store import Store, StoreError
+
+JobState = Literal["waiting", "running", "finished"]
+RECENT_RUNS = 50  # runs a snapshot carries for the live log, newest first
+FINISHED_JOBS_KEPT = 200  # finished jobs stay findable for a while, then the oldest go
+
+_LOG = logging.getLogger("seedscope.jobs")
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """A job at one moment; safe to read from any thread."""
+
+    experiment_id: str
+    spec: ExperimentSpec
+    resumed: bool
+    state: JobState
+    done: int  # runs stored, those of an earlier attempt included
+    total: int
+    arms: tuple[ArmProgress, ...]  # in the spec's arm order
+    recent: tuple[Completion, ...]  # the latest runs of this attempt, newest first
+    ahead: int  # jobs before this one in the embedded model's queue (0 unless waiting)
+    cancel_requested: bool
+    elapsed_s: float  # since the job started (or was queued)
+    result: ExperimentResult | None  # once finished
+    error: str | None  # what a job thread raised, if anything
+
+    @property
+    def finished(self) -> bool:
+        return self.state == "finished"
+
+
+class Job:
+    """One generation on its own thread. Created by JobManager.start / JobManager.resume."""
+
+    def __init__(
+        self,
+        manager: JobManager,
+        store: Store,
+        experiment_id: str,
+        spec: ExperimentSpec,
+        provider: Provider,
+        *,
+        previous: Sequence[Completion],
+        concurrency: int | None,
+    ) -> None:
+        self.experiment_id = experiment_id
+        self.spec = spec
+        self.queued = provider.name == "local"  # the embedded model: one job at a time
+        self._manager = manager
+        self._store = store
+        self._provider = provider
+        self._previous = list(previous)
+        self._concurrency = concurrency
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._state: JobState = "waiting"
+        self._received: list[Completion] = []
+        self._recent: deque[Completion] = deque(maxlen=RECENT_RUNS)
+        self._arms = _arms_from(spec, self._previous)
+        self._result: ExperimentResult | None = None
+        self._error: str | None = None
+        self._created = time.monotonic()
+        self._finished_at: float | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"seedscope-job-{experiment_id[:8]}", daemon=True
+        )
+
+    @property
+    def resumed(self) -> bool:
+        return bool(self._previous)
+
+    def cancel(self) -> None:
+        """Start no further call; calls in flight finish and are kept. A waiting job never
+        starts. Safe to call from any thread, any number of times."""
+        self._cancel.set()
+        self._manager._wake_waiters()
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has finished (or `timeout` seconds passed); True if finished."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def snapshot(self) -> JobSnapshot:
+        ahead = self._manager._ahead_of(self)
+        with self._lock:
+            end = self._finished_at or time.monotonic()
+            return JobSnapshot(
+                experiment_id=self.experiment_id,
+                spec=self.spec,
+                resumed=self.resumed,
+                state=self._state,
+                done=sum(arm.done for arm in self._arms.values()),
+                total=self.spec.total_runs,
+                arms=tuple(self._arms.values()),
+                recent=tuple(self._recent),
+                ahead=ahead if self._state == "waiting" else 0,
+                cancel_requested=self._cancel.is_set(),
+                elapsed_s=end - self._created,
+                result=self._result,
+                error=self._error,
+            )
+
+    def _on_progress(self, event: ProgressEvent) -> None:
+        with self._lock:
+            self._received.append(event.completion)
+            self._recent.appendleft(event.completion)
+            self._arms = dict(event.arms)
+
+    def _run(self) -> None:
+        result: ExperimentResult | None = None
+        error: str | None = None
+        try:
+            if self.queued and not self._manager._wait_for_turn(self):
+                result = self._end_before_start()
+            else:
+                with self._lock:
+                    self._state = "running"
+                result = run_experiment(
+                    self._store,
+                    self.experiment_id,
+                    self.spec,
+                    self._provider,
+                    previous=self._previous,
+                    concurrency=self._concurrency,
+                    cancel=self._cancel,
+                    on_progress=self._on_progress,
+                )
+        except BaseException as exc:  # noqa: BLE001 - a job's failure is reported, never lost
+            _LOG.exception("job for experiment %s failed", self.experiment_id)
+            error = f"{type(exc).__name__}: {exc}"
+            result = self._end_interrupted(error)
+        finally:
+            self._manager._release(self)
+            with self._lock:
+                self._result = result
+                self._error = error
+                self._state = "finished"
+                self._finished_at = time.monotonic()
+
+    def _end_before_start(self) -> ExperimentResult:
+        """Cancelled while waiting: nothing was sent; the experiment ends `cancelled`."""
+        try:
+            self._store.finish_experiment(self.experiment_id, "cancelled")
+        except StoreError as exc:
+            problem = f"the experiment could not be marked cancelled: {exc}"
+            return ExperimentResult(self.experiment_id, "interrupted", self._previous, 0, problem)
+        return ExperimentResult(self.experiment_id, "cancelled", self._previous, 0)
+
+    def _end_interrupted(self, error: str) -> ExperimentResult:
+        # The lifecycle marks it interrupted itself when the runner raised; this covers an
+        # error anywhere else (marking it twice is harmless).
+        with contextlib.suppress(StoreError):
+            self._store.finish_experiment(self.experiment_id, "interrupted")
+        with self._lock:
+            completions = self._previous + self._received
+            new_runs = len(self._received)
+        problem = f"the generation stopped on an unexpected error ({error})"
+        return ExperimentResult(self.experiment_id, "interrupted", completions, new_runs, problem)
+
+
+class JobManager:
+    """Every background job of this process; shared by all sessions (thread-safe)."""
+
+    def __init__(self, finished_kept: int = FINISHED_JOBS_KEPT) -> None:
+        self._turns = threading.Condition()  # guards _jobs and _local_queue
+        self._jobs: dict[str, Job] = {}
+        self._local_queue: list[Job] = []  # the embedded model's jobs; the head one runs
+        self._finished_kept = finished_kept
+
+    def start(
+        self,
+        store: Store,
+        spec: ExperimentSpec,
+        provider: Provider,
+        *,
+        concurrency: int | None = None,
+        label: str | None = None,
+    ) -> Job:
+        """Store a new experiment for `spec` and run it in the background. The experiment
+        exists (status `running`) when this returns; raises StoreError if it cannot be saved."""
+        experiment_id = create_experiment(store, spec, provider, label=label)
+        job = Job(self, store, experiment_id, spec, provider, previous=(), concurrency=concurrency)
+        return self._submit(job)
+
+    def resume(
+        self,
+        store: Store,
+        experiment_id: str,
+        provider: Provider,
+        *,
+        concurrency: int | None = None,
+    ) -> Job:
+        """Send only the runs a cancelled or interrupted experiment is missing, in the
+        background. Raises ResumeError (nothing changed) when it cannot be resumed."""
+        spec, previous = start_resume(store, experiment_id)
+        job = Job(
+            self, store, experiment_id, spec, provider, previous=previous, concurrency=concurrency
+        )
+        return self._submit(job)
+
+    def job(self, experiment_id: str) -> Job | None:
+        """The job of this experiment (running, waiting or recently finished), if any."""
+        with self._turns:
+            return self._jobs.get(experiment_id)
+
+    def active_jobs(self) -> list[Job]:
+        """Jobs waiting or running, oldest first."""
+        with self._turns:
+            return [job for job in self._jobs.values() if job._finished_at is None]
+
+    def _submit(self, job: Job) -> Job:
+        with self._turns:
+            self._forget_old_finished()
+            self._jobs[job.experiment_id] = job
+            if job.queued:
+                self._local_queue.append(job)
+        job._thread.start()
+        return job
+
+    def _forget_old_finished(self) -> None:
+        finished = [key for key, job in self._jobs.items() if job._finished_at is not None]
+        for key in finished[: max(0, len(finished) - self._finished_kept + 1)]:
+            del self._jobs[key]
+
+    def _ahead_of(self, job: Job) -> int:
+        with self._turns:
+            return self._local_queue.index(job) if job in self._local_queue else 0
+
+    def _wait_for_turn(self, job: Job) -> bool:
+        """Block until `job` heads the embedded model's queue (True) or is cancelled (False)."""
+        with self._turns:
+            while self._local_queue[0] is not job:
+                if job.cancel_requested:
+                    return False
+                self._turns.wait()
+            return not job.cancel_requested
+
+    def _release(self, job: Job) -> None:
+        with self._turns:
+            if job in self._local_queue:
+                self._local_queue.remove(job)
+            self._turns.notify_all()
+
+    def _wake_waiters(self) -> None:
+        with self._turns:
+            self._turns.notify_all()
+
+
+def _arms_from(spec: ExperimentSpec, previous: Sequence[Completion]) -> dict[str, ArmProgress]:
+    """Per-arm progress before the first new run: what an earlier attempt stored."""
+    return {
+        arm.label: ArmProgress(
+            arm.label,
+            done=sum(c.arm_label == arm.label for c in previous),
+            failed=sum(c.arm_label == arm.label and not c.ok for c in previous),
+            total=arm.runs,
+        )
+        for arm in spec.arms
+    }

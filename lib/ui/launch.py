@@ -1,0 +1,101 @@
+"""Start background jobs from the page: build the backend, hand the run to the job manager.
+
+Nothing here waits for a model call: a job runs on its own thread (seedscope.jobs), so the
+page that started it may be edited, left or reloaded while it runs.
+"""
+
+from __future__ import annotations
+
+from seedscope.experiments import ResumeError, check_resumable
+from seedscope.jobs import Job
+from seedscope.providers.base import Provider
+from seedscope.settings import Settings
+from seedscope.spec import ExperimentSpec
+from seedscope.store import Store, StoredExperiment, StoreError
+from seedscope.ui import resources
+
+TYPED_IN_THE_PAGE = "typed in the page"  # where a base URL came from, as errors name it
+
+
+class LaunchError(RuntimeError):
+    """The job could not be started; the message says why and what to do (plain text)."""
+
+
+def concurrency_for(settings: Settings, provider: str) -> int | None:
+    """Calls in flight per job: the deployment's setting for remote backends; the embedded
+    model takes one call at a time anyway."""
+    return settings.remote_concurrency if provider == "openai" else None
+
+
+def _provider(
+    settings: Settings,
+    spec: ExperimentSpec,
+    base_url: str | None = None,
+    base_url_origin: str | None = None,
+) -> Provider:
+    from seedscope.providers.factory import make_provider
+
+    try:
+        if spec.provider == "local":
+            return resources.local_provider(settings)
+        # make_provider sends the configured key only to the configured base URL.
+        return make_provider(
+            settings,
+            "openai",
+            model=spec.model,
+            base_url=base_url,
+            base_url_origin=base_url_origin,
+        )
+    except Exception as exc:  # configuration problems: a short message with the fix
+        raise LaunchError(f"The backend cannot be used: {exc}") from exc
+
+
+def _store(settings: Settings) -> Store:
+    try:
+        return resources.store(settings)
+    except resources.ResourceError as exc:
+        raise LaunchError(str(exc)) from exc
+
+
+def start_generation(settings: Settings, spec: ExperimentSpec, base_url: str | None) -> Job:
+    """A new experiment for `spec`, generating in the background. `base_url` is the one the
+    form holds (the configured one unless a visitor typed another)."""
+    typed = base_url is not None and base_url != settings.openai_base_url
+    provider = _provider(settings, spec, base_url, TYPED_IN_THE_PAGE if typed else None)
+    store = _store(settings)
+    try:
+        return resources.job_manager().start(
+            store, spec, provider, concurrency=concurrency_for(settings, spec.provider)
+        )
+    except StoreError as exc:
+        raise LaunchError(f"The experiment could not be saved: {exc}") from exc
+
+
+def resume_generation(settings: Settings, experiment: StoredExperiment) -> Job:
+    """Send the runs a cancelled or interrupted experiment is missing, in the background.
+
+    A remote experiment resumes on the configured backend only if that is where it ran: the
+    store keeps the host, not a URL a visitor typed.
+    """
+    try:
+        check_resumable(experiment, experiment.id)
+    except ResumeError as exc:
+        raise LaunchError(f"{exc}.") from exc
+    spec = experiment.spec
+    provider = _provider(settings, spec)
+    ran_at = experiment.summary.base_url_host
+    if spec.provider == "openai" and provider.base_url_host != ran_at:
+        raise LaunchError(
+            f"This experiment ran at {ran_at}, but this deployment's OpenAI-compatible backend "
+            f"is {provider.base_url_host}. Set OPENAI_BASE_URL to the server it ran on, or "
+            f"resume it from the command line: seedscope resume {experiment.id[:12]}"
+        )
+    store = _store(settings)
+    try:
+        return resources.job_manager().resume(
+            store, experiment.id, provider, concurrency=concurrency_for(settings, spec.provider)
+        )
+    except ResumeError as exc:
+        raise LaunchError(f"{exc}.") from exc
+    except StoreError as exc:
+        raise LaunchError(f"The experiment could not be resumed: {exc}") from exc
