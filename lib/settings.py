@@ -33,6 +33,8 @@ DEFAULT_SECRETS_PATH = Path(".streamlit/secrets.toml")
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 KNOWN_PROVIDERS = ("local", "openai")
 BOOLEAN_WORDS = "true/false, yes/no, on/off or 1/0"
+# Each embedded-model worker process holds its own model load; past the cores they only compete.
+MAX_LOCAL_WORKERS = 16
 # Values never quoted back in a message: a key, or URLs that can carry a password.
 _NEVER_QUOTED = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "SEEDSCOPE_DATABASE_URL"}
 
@@ -72,6 +74,8 @@ class Settings(BaseSettings):
     # One thread: on a 2-core box shared with Streamlit, the embedder or a browser, llama.cpp's
     # spinning worker threads made 2 threads several times slower than 1 (see bench/).
     local_n_threads: int = Field(1, alias="SEEDSCOPE_N_THREADS", gt=0)
+    # Worker processes for the embedded model, each with its own load (1: in this process).
+    local_workers: int = Field(1, alias="SEEDSCOPE_LOCAL_WORKERS", ge=1, le=MAX_LOCAL_WORKERS)
     database_url: str | None = Field(None, alias="SEEDSCOPE_DATABASE_URL")
     # Worst-case completion tokens above which a paid backend needs a confirmation.
     cost_confirm_tokens: int = Field(20000, alias="SEEDSCOPE_COST_CONFIRM_TOKENS", ge=0)
@@ -157,6 +161,12 @@ def _describe(error: dict[str, Any]) -> str:
     """What is accepted, for one pydantic error about one setting."""
     kind = error["type"]
     context = error.get("ctx") or {}
+    out_of_range = kind in {"greater_than_equal", "less_than_equal"}
+    if out_of_range and error["loc"] and error["loc"][0] == "SEEDSCOPE_LOCAL_WORKERS":
+        return (
+            f"must be between 1 and {MAX_LOCAL_WORKERS}: each worker process loads its own "
+            "copy of the embedded model, so use at most one per CPU core"
+        )
     if kind == "bool_parsing" or kind == "bool_type":
         return f"is not a boolean; use {BOOLEAN_WORDS}"
     if kind in {"int_parsing", "int_from_float", "int_type"}:

@@ -138,6 +138,20 @@ ACCEPTED_BOOLEANS = "use true/false, yes/no, on/off or 1/0"
             "SEEDSCOPE_N_THREADS='0' (from environment) must be greater",
         ),
         (
+            {"SEEDSCOPE_LOCAL_WORKERS": "0"},
+            "SEEDSCOPE_LOCAL_WORKERS='0' (from environment) must be between 1 and 16: each "
+            "worker process loads its own copy of the embedded model, so use at most one per "
+            "CPU core (default 1)",
+        ),
+        (
+            {"SEEDSCOPE_LOCAL_WORKERS": "17"},
+            "SEEDSCOPE_LOCAL_WORKERS='17' (from environment) must be between 1 and 16",
+        ),
+        (
+            {"SEEDSCOPE_LOCAL_WORKERS": "two"},
+            "SEEDSCOPE_LOCAL_WORKERS='two' (from environment) is not a whole number",
+        ),
+        (
             {"OPENAI_MAX_RETRIES": "-1"},
             "OPENAI_MAX_RETRIES='-1' (from environment) must be 0 or more (default 2)",
         ),

