@@ -3,7 +3,7 @@
     python -m seedscope compare [--preset cookbook|seed-only|grid] [--provider local|openai] ...
     python -m seedscope compare --arm "LABEL,seed=S|none,temperature=T,runs=N" [--arm ...] ...
     python -m seedscope compare --spec FILE.toml|FILE.json
-    python -m seedscope history [--format table|json]
+    python -m seedscope history [--kind experiment|suite|import] [--format table|json]
     python -m seedscope export ID [--dir DIR] [--spec FILE.toml|FILE.json]
     python -m seedscope resume ID [--base-url URL] [--format table|json] [--csv DIR]
     python -m seedscope probe --config probes.toml [--fail-on-drift]

@@ -204,9 +204,9 @@ def failed_completion(
 class Provider(Protocol):
     """A backend that answers chat completion requests.
 
-    `name` is "local" or "openai"; `max_concurrency` caps parallel calls (1 for the embedded
-    model, whose generations are serialised by a lock). `complete` never raises for a failed
-    call: it returns a failed Completion with the reason.
+    `name` is "local" or "openai"; `max_concurrency` caps parallel calls (for the embedded
+    model, its number of worker processes: 1 by default, serialised by a lock). `complete`
+    never raises for a failed call: it returns a failed Completion with the reason.
     """
 
     name: str
