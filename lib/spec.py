@@ -8,9 +8,17 @@ Every message names the field, the value and what is allowed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from seedscope.settings import Settings
 
 DEFAULT_PROMPT = "Generate a short excerpt of news about a journey to Mars."
@@ -93,16 +101,56 @@ class Arm(BaseModel):
         return value
 
 
+def check_arms(arms: list[Arm]) -> list[Arm]:
+    """At least one arm, and no two with one label."""
+    if not arms:
+        raise ValueError("no arms; add at least one arm")
+    labels = [arm.label for arm in arms]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise ValueError(f"arm labels must be unique; repeated: {', '.join(duplicates)}")
+    return arms
+
+
+def _model_name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("model is empty; choose a model name")
+    return value
+
+
+def _max_tokens_in_range(value: int, info: ValidationInfo) -> int:
+    maximum = _limits(info).max_tokens
+    if not 1 <= value <= maximum:
+        raise ValueError(
+            f"max_tokens {value} is out of range; allowed 1 to {maximum} (SEEDSCOPE_MAX_TOKENS)"
+        )
+    return value
+
+
+def _top_p_in_range(value: float) -> float:
+    if not 0 < value <= 1:
+        raise ValueError(f"top_p {value} is out of range; allowed {TOP_P_RANGE}")
+    return value
+
+
+# The request fields experiment and suite specs share, each with its one check.
+ModelName = Annotated[str, AfterValidator(_model_name)]
+MaxTokens = Annotated[int, AfterValidator(_max_tokens_in_range)]
+TopP = Annotated[float, AfterValidator(_top_p_in_range)]
+Arms = Annotated[list[Arm], AfterValidator(check_arms)]
+
+
 class ExperimentSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     prompt: str = DEFAULT_PROMPT
     system: str = DEFAULT_SYSTEM
     provider: Literal["local", "openai"] = "local"
-    model: str = LOCAL_CHAT_MODEL
-    max_tokens: int = 200
-    top_p: float = 1.0
-    arms: list[Arm] = Field(default_factory=list)
+    model: ModelName = LOCAL_CHAT_MODEL
+    max_tokens: MaxTokens = 200
+    top_p: TopP = 1.0
+    arms: Arms = Field(default_factory=list)
 
     @field_validator("prompt")
     @classmethod
@@ -117,50 +165,9 @@ class ExperimentSpec(BaseModel):
             )
         return value
 
-    @field_validator("model")
-    @classmethod
-    def _model_not_blank(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("model is empty; choose a model name")
-        return value
-
-    @field_validator("max_tokens")
-    @classmethod
-    def _max_tokens_range(cls, value: int, info: ValidationInfo) -> int:
-        maximum = _limits(info).max_tokens
-        if not 1 <= value <= maximum:
-            raise ValueError(
-                f"max_tokens {value} is out of range; allowed 1 to {maximum} (SEEDSCOPE_MAX_TOKENS)"
-            )
-        return value
-
-    @field_validator("top_p")
-    @classmethod
-    def _top_p_range(cls, value: float) -> float:
-        if not 0 < value <= 1:
-            raise ValueError(f"top_p {value} is out of range; allowed {TOP_P_RANGE}")
-        return value
-
-    @field_validator("arms")
-    @classmethod
-    def _arms_present_and_unique(cls, arms: list[Arm]) -> list[Arm]:
-        return check_arms(arms)
-
     @property
     def total_runs(self) -> int:
         return sum(arm.runs for arm in self.arms)
-
-
-def check_arms(arms: list[Arm]) -> list[Arm]:
-    """At least one arm, and no two with one label (shared by experiment and suite specs)."""
-    if not arms:
-        raise ValueError("no arms; add at least one arm")
-    labels = [arm.label for arm in arms]
-    duplicates = sorted({label for label in labels if labels.count(label) > 1})
-    if duplicates:
-        raise ValueError(f"arm labels must be unique; repeated: {', '.join(duplicates)}")
-    return arms
 
 
 def seed_range(provider: str) -> tuple[int, int, str]:

@@ -20,14 +20,15 @@ from seedscope.answers import AnswerExtractor
 from seedscope.spec import (
     DEFAULT_SYSTEM,
     LOCAL_CHAT_MODEL,
-    TOP_P_RANGE,
-    Arm,
+    Arms,
     ExperimentSpec,
     Limits,
+    MaxTokens,
+    ModelName,
     SpecError,
+    TopP,
     _format_error,
     _limits,
-    check_arms,
     seed_problems,
 )
 
@@ -66,12 +67,12 @@ class SuiteSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     suite: Suite
-    arms: list[Arm] = Field(default_factory=list)
+    arms: Arms = Field(default_factory=list)
     system: str = DEFAULT_SYSTEM  # for cases without their own system message
     provider: Literal["local", "openai", "import"] = "local"
-    model: str = LOCAL_CHAT_MODEL
-    max_tokens: int = 200
-    top_p: float = 1.0
+    model: ModelName = LOCAL_CHAT_MODEL
+    max_tokens: MaxTokens = 200
+    top_p: TopP = 1.0
     extractor: AnswerExtractor | None = None  # turns outputs into answers for TARa/accuracy
 
     @field_validator("suite")
@@ -86,36 +87,6 @@ class SuiteSpec(BaseModel):
                 "(SEEDSCOPE_MAX_CASES)"
             )
         return suite
-
-    @field_validator("model")
-    @classmethod
-    def _model_not_blank(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("model is empty; choose a model name")
-        return value
-
-    @field_validator("max_tokens")
-    @classmethod
-    def _max_tokens_range(cls, value: int, info: ValidationInfo) -> int:
-        maximum = _limits(info).max_tokens
-        if not 1 <= value <= maximum:
-            raise ValueError(
-                f"max_tokens {value} is out of range; allowed 1 to {maximum} (SEEDSCOPE_MAX_TOKENS)"
-            )
-        return value
-
-    @field_validator("top_p")
-    @classmethod
-    def _top_p_range(cls, value: float) -> float:
-        if not 0 < value <= 1:
-            raise ValueError(f"top_p {value} is out of range; allowed {TOP_P_RANGE}")
-        return value
-
-    @field_validator("arms")
-    @classmethod
-    def _arms_present_and_unique(cls, arms: list[Arm]) -> list[Arm]:
-        return check_arms(arms)
 
     @property
     def runs_per_case(self) -> int:
