@@ -18,9 +18,6 @@ none: the spec needs one; the provider 'import' marks every such figure as not S
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,13 +26,13 @@ from typing import Any
 
 from seedscope.answers import AnswerExtractor
 from seedscope.providers.base import Completion, utc_now
+from seedscope.record_files import Problems, Record, csv_records, jsonl_records, text_value
 from seedscope.spec import REMOTE_SEED_MAX, Limits, SpecError
 from seedscope.store import Store
 from seedscope.suites import (
     IMPORT_PROVIDER,
     MAX_CASE_ID_CHARS,
     Case,
-    Problems,
     Suite,
     SuiteSpec,
     decode_utf8,
@@ -101,7 +98,7 @@ def parse_import(
             raise SpecError([f"an outputs file name must end in {', '.join(IMPORT_FORMATS)}"])
         text = decode_utf8(data) if isinstance(data, bytes) else data
         problems = Problems()
-        raw = _csv_records(text, problems) if suffix == ".csv" else _jsonl_records(text, problems)
+        raw = _records(text, suffix, problems)
         rows = [row for where, record in raw if (row := _row(where, record, problems))]
         problems.raise_any()
         if not rows:
@@ -121,72 +118,17 @@ def import_outputs(store: Store, imported: ImportedOutputs, *, label: str | None
 # -- reading records -----------------------------------------------------------------------------
 
 
-def _csv_records(text: str, problems: Problems) -> Iterator[tuple[str, dict[str, Any]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-    except csv.Error as error:
-        raise SpecError([f"header (line 1): not valid CSV ({error})"]) from None
-    if header is None or not any(cell.strip() for cell in header):
-        raise SpecError([f"the file is empty; the first row must be the header {_COLUMNS_HINT}"])
-    columns = [cell.strip().lower() for cell in header]
-    for position, column in enumerate(columns, start=1):
-        if column not in IMPORT_COLUMNS:
-            problems.add(
-                "header (line 1)",
-                f"column {position}",
-                f"{header[position - 1]!r} is not a known column; allowed {_COLUMNS_HINT}",
-            )
-        elif columns.index(column) != position - 1:
-            problems.add("header (line 1)", f"column {position}", f"{column!r} appears twice")
-    for required in REQUIRED_COLUMNS:
-        if required not in columns:
-            problems.add("header (line 1)", required, f"missing column; {_COLUMNS_HINT}")
-    problems.raise_any()
-    number = 0
-    while True:
-        first_line = reader.line_num + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            problems.add(
-                f"data row {number + 1} (line {first_line})", None, f"not valid CSV ({error})"
-            )
-            return
-        if not any(cell.strip() for cell in cells):
-            continue
-        number += 1
-        where = f"data row {number} (line {first_line})"
-        if len(cells) > len(columns):
-            problems.add(where, None, f"has {len(cells)} fields; the header has {len(columns)}")
-            continue
-        # A short row leaves its last columns missing; an empty optional cell means none.
-        record: dict[str, Any] = {
-            column: (None if cell == "" and column in OPTIONAL_COLUMNS else cell)
-            for column, cell in zip(columns, cells, strict=False)
-        }
-        yield where, record
-
-
-def _jsonl_records(text: str, problems: Problems) -> Iterator[tuple[str, dict[str, Any]]]:
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"line {line_number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            problems.add(where, None, f"not valid JSON ({error.msg} at column {error.colno})")
-            continue
-        if not isinstance(record, dict):
-            problems.add(where, None, f"must be a JSON object with keys {_COLUMNS_HINT}")
-            continue
-        unknown = [key for key in record if key not in IMPORT_COLUMNS]
-        for key in unknown:
-            problems.add(where, repr(key), f"not a known key; allowed {_COLUMNS_HINT}")
-        yield where, record
+def _records(text: str, suffix: str, problems: Problems) -> Iterator[Record]:
+    if suffix == ".csv":
+        return csv_records(
+            text,
+            problems,
+            columns=IMPORT_COLUMNS,
+            required=REQUIRED_COLUMNS,
+            optional=OPTIONAL_COLUMNS,
+            hint=_COLUMNS_HINT,
+        )
+    return jsonl_records(text, problems, columns=IMPORT_COLUMNS, hint=_COLUMNS_HINT)
 
 
 # -- checking fields -----------------------------------------------------------------------------
@@ -196,13 +138,7 @@ _NUMBERS_AS_TEXT = ("case_id", "arm", "expected")  # JSONL may give these as num
 
 
 def _text(record: dict[str, Any], field: str, where: str, problems: Problems) -> str | None:
-    value = record.get(field)
-    if value is None or isinstance(value, str):
-        return value
-    if field in _NUMBERS_AS_TEXT and isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    problems.add(where, field, f"{value!r} is not text")
-    return None
+    return text_value(record, field, where, problems, numbers=field in _NUMBERS_AS_TEXT)
 
 
 def _identifier(record: dict[str, Any], field: str, where: str, problems: Problems) -> str | None:

@@ -9,14 +9,12 @@ lines from 1) and the field, and raises SpecError before anything runs.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from seedscope.answers import AnswerExtractor
+from seedscope.record_files import Problems, Record, csv_records, jsonl_records, text_value
 from seedscope.spec import (
     DEFAULT_SYSTEM,
     LOCAL_CHAT_MODEL,
@@ -141,25 +139,6 @@ CASE_FIELDS = ("id", "prompt", "system", "expected")
 REQUIRED_CASE_FIELDS = ("id", "prompt")
 MAX_CASE_ID_CHARS = 200  # runs.case_id is a String(200)
 SUITE_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "text"}
-_MAX_MESSAGES = 20  # a file of 10,000 bad rows gets the first problems, then a count
-
-
-class Problems:
-    """Collects one message per problem, each naming where (row or line) and the field."""
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def add(self, where: str, field: str | None, problem: str) -> None:
-        self.messages.append(f"{where}: {field}: {problem}" if field else f"{where}: {problem}")
-
-    def raise_any(self) -> None:
-        if not self.messages:
-            return
-        shown = self.messages[:_MAX_MESSAGES]
-        if len(self.messages) > _MAX_MESSAGES:
-            shown.append(f"... and {len(self.messages) - _MAX_MESSAGES} more problems")
-        raise SpecError(shown)
 
 
 def suite_format(filename: str) -> str:
@@ -218,107 +197,34 @@ def suite_from_lines(text: str, *, name: str = "typed", limits: Limits | None = 
     return _build_suite(_text_rows(text, problems), name, limits or Limits(), problems)
 
 
-# A row as read from a file: where it is (for messages), and its raw fields.
-_Row = tuple[str, dict[str, Any]]
-
-
-def _csv_rows(text: str, problems: Problems) -> list[_Row]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader, None)
-    except csv.Error as error:
-        raise SpecError([f"header (line 1): not valid CSV ({error})"]) from None
-    if header is None or not any(cell.strip() for cell in header):
-        raise SpecError([f"the file is empty; the first row must be the header {_HEADER_HINT}"])
-    columns = [cell.strip().lower() for cell in header]
-    for position, column in enumerate(columns, start=1):
-        if column not in CASE_FIELDS:
-            problems.add(
-                "header (line 1)",
-                f"column {position}",
-                f"{header[position - 1]!r} is not a known column; allowed {_HEADER_HINT}",
-            )
-        elif columns.index(column) != position - 1:
-            problems.add("header (line 1)", f"column {position}", f"{column!r} appears twice")
-    for required in REQUIRED_CASE_FIELDS:
-        if required not in columns:
-            problems.add("header (line 1)", required, f"missing column; {_HEADER_HINT}")
-    problems.raise_any()
-
-    rows: list[_Row] = []
-    number = 0
-    while True:
-        first_line = reader.line_num + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            problems.add(
-                f"data row {number + 1} (line {first_line})", None, f"not valid CSV ({error})"
-            )
-            break
-        if not any(cell.strip() for cell in cells):
-            continue  # blank lines are not cases
-        number += 1
-        where = f"data row {number} (line {first_line})"
-        if len(cells) > len(columns):
-            problems.add(where, None, f"has {len(cells)} fields; the header has {len(columns)}")
-            continue
-        values = dict(zip(columns, cells, strict=False))  # a short row leaves the rest unset
-        for optional in ("system", "expected"):
-            if values.get(optional) == "":
-                values[optional] = None  # an empty optional cell means "none"
-        rows.append((where, values))
-    return rows
-
-
 _HEADER_HINT = "id, prompt, and optionally system, expected"
 
 
-def _jsonl_rows(text: str, problems: Problems) -> list[_Row]:
-    rows: list[_Row] = []
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"line {line_number}"
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            problems.add(where, None, f"not valid JSON ({error.msg} at column {error.colno})")
-            continue
-        if not isinstance(value, dict):
-            problems.add(where, None, f"must be a JSON object with keys {_HEADER_HINT}")
-            continue
-        for key in value:
-            if key not in CASE_FIELDS:
-                problems.add(where, repr(key), f"not a known key; allowed {_HEADER_HINT}")
-        rows.append((where, value))
-    return rows
+def _csv_rows(text: str, problems: Problems) -> list[Record]:
+    records = csv_records(
+        text,
+        problems,
+        columns=CASE_FIELDS,
+        required=REQUIRED_CASE_FIELDS,
+        optional=("system", "expected"),
+        hint=_HEADER_HINT,
+    )
+    return list(records)
 
 
-def _text_rows(text: str, _problems: Problems) -> list[_Row]:
-    rows: list[_Row] = []
+def _jsonl_rows(text: str, problems: Problems) -> list[Record]:
+    return list(jsonl_records(text, problems, columns=CASE_FIELDS, hint=_HEADER_HINT))
+
+
+def _text_rows(text: str, _problems: Problems) -> list[Record]:
+    rows: list[Record] = []
     for line_number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             rows.append((f"line {line_number}", {"id": f"case-{len(rows) + 1}", "prompt": line}))
     return rows
 
 
-def _text_field(
-    values: dict[str, Any], field: str, where: str, problems: Problems, *, numbers: bool
-) -> str | None:
-    """A field as text: strings as they are; ids and expected answers may be JSON numbers."""
-    value = values.get(field)
-    if value is None or isinstance(value, str):
-        return value
-    if numbers and isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    problems.add(where, field, f"{value!r} is not text")
-    return None
-
-
-def _build_suite(rows: list[_Row], name: str, limits: Limits, problems: Problems) -> Suite:
+def _build_suite(rows: list[Record], name: str, limits: Limits, problems: Problems) -> Suite:
     if not rows and not problems.messages:
         raise SpecError(["no cases; give at least one prompt"])
     if len(rows) > limits.max_cases:
@@ -330,10 +236,10 @@ def _build_suite(rows: list[_Row], name: str, limits: Limits, problems: Problems
     first_seen: dict[str, str] = {}
     cases: list[Case] = []
     for where, values in rows:
-        case_id = _text_field(values, "id", where, problems, numbers=True)
-        prompt = _text_field(values, "prompt", where, problems, numbers=False)
-        system = _text_field(values, "system", where, problems, numbers=False)
-        expected = _text_field(values, "expected", where, problems, numbers=True)
+        case_id = text_value(values, "id", where, problems, numbers=True)
+        prompt = text_value(values, "prompt", where, problems, numbers=False)
+        system = text_value(values, "system", where, problems, numbers=False)
+        expected = text_value(values, "expected", where, problems, numbers=True)
         case_id = (case_id or "").strip()
         if not case_id:
             problems.add(where, "id", "missing or empty; give every case an id")
