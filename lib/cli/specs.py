@@ -128,6 +128,32 @@ def _name_the_arms(error: SpecError, arms: list[dict[str, Any]]) -> SpecError:
     return SpecError(messages)
 
 
+def arms_from_args(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The arms of compare or suite run: each --arm, or the preset flags; SpecError lists every
+    bad --arm (naming it) before anything runs."""
+    arm_texts: list[str] = args.arm or []
+    if not arm_texts:
+        return _arms_from_flags(args)
+    clashing = _given(args, ARM_FLAGS)
+    if clashing:
+        raise SpecError(
+            [
+                f"--arm replaces the preset's arms, so {', '.join(clashing)} cannot be used "
+                f"with it; give seed, temperature and runs in each --arm ({ARM_EXAMPLE})"
+            ]
+        )
+    problems: list[str] = []
+    arms = []
+    for position, text in enumerate(arm_texts, start=1):
+        try:
+            arms.append(parse_arm(text, position))
+        except SpecError as error:
+            problems.extend(error.messages)
+    if problems:
+        raise SpecError(problems)
+    return arms
+
+
 def spec_from_args(args: argparse.Namespace, settings: Settings) -> ExperimentSpec:
     """The validated spec the flags describe; raises SpecError before anything is called."""
     limits = Limits.from_settings(settings)
@@ -143,26 +169,7 @@ def spec_from_args(args: argparse.Namespace, settings: Settings) -> ExperimentSp
                 ]
             )
         return load_spec_file(Path(spec_path), limits, settings.openai_model)
-    if arm_texts:
-        clashing = _given(args, ARM_FLAGS)
-        if clashing:
-            raise SpecError(
-                [
-                    f"--arm replaces the preset's arms, so {', '.join(clashing)} cannot be used "
-                    f"with it; give seed, temperature and runs in each --arm ({ARM_EXAMPLE})"
-                ]
-            )
-        problems: list[str] = []
-        arms = []
-        for position, text in enumerate(arm_texts, start=1):
-            try:
-                arms.append(parse_arm(text, position))
-            except SpecError as error:
-                problems.extend(error.messages)
-        if problems:
-            raise SpecError(problems)
-    else:
-        arms = _arms_from_flags(args)
+    arms = arms_from_args(args)
     provider = _value(args, "provider")
     default_model = LOCAL_CHAT_MODEL if provider == "local" else settings.openai_model
     data = {

@@ -15,15 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from seedscope.cli.errors import EXIT_OK, CliError
 from seedscope.cli.output import print_table
-from seedscope.cli.specs import (
-    ARM_EXAMPLE,
-    ARM_FLAGS,
-    _arms_from_flags,
-    _given,
-    _name_the_arms,
-    _value,
-    parse_arm,
-)
+from seedscope.cli.specs import _name_the_arms, _value, arms_from_args
 from seedscope.settings import Settings
 from seedscope.spec import DEFAULT_SYSTEM, LOCAL_CHAT_MODEL, Limits, SpecError
 from seedscope.terminal import one_line
@@ -63,27 +55,7 @@ def suite_spec_from_args(args: argparse.Namespace, settings: Settings) -> SuiteS
 
     limits = Limits.from_settings(settings)
     suite = load_suite_file(Path(args.file), limits)
-    arm_texts: list[str] = args.arm or []
-    if arm_texts:
-        clashing = _given(args, ARM_FLAGS)
-        if clashing:
-            raise SpecError(
-                [
-                    f"--arm replaces the preset's arms, so {', '.join(clashing)} cannot be used "
-                    f"with it; give seed, temperature and runs in each --arm ({ARM_EXAMPLE})"
-                ]
-            )
-        problems: list[str] = []
-        arms = []
-        for position, text in enumerate(arm_texts, start=1):
-            try:
-                arms.append(parse_arm(text, position))
-            except SpecError as error:
-                problems.extend(error.messages)
-        if problems:
-            raise SpecError(problems)
-    else:
-        arms = _arms_from_flags(args)
+    arms = arms_from_args(args)
     provider = _value(args, "provider")
     default_model = LOCAL_CHAT_MODEL if provider == "local" else settings.openai_model
     data: dict[str, Any] = {
@@ -99,7 +71,7 @@ def suite_spec_from_args(args: argparse.Namespace, settings: Settings) -> SuiteS
     try:
         return validate_suite_spec(data, limits)
     except SpecError as error:
-        raise (_name_the_arms(error, arms) if arm_texts else error) from None
+        raise (_name_the_arms(error, arms) if args.arm else error) from None
 
 
 def report_suite(
