@@ -43,7 +43,7 @@ from seedscope.stats import (
     paired_bootstrap_difference,
     wilson_interval,
 )
-from seedscope.suites import Case
+from seedscope.suites import Case, SuiteSpec
 
 SuiteKind = Literal["suite", "import"]
 
@@ -424,4 +424,19 @@ def analyze_suite(
         answers=answers,
         embedder_id=None if embedder is None else embedder.id,
         extractor=extractor,
+    )
+
+
+def analyze_suite_spec(
+    spec: SuiteSpec, completions: Sequence[Completion], embedder: Embedder | None = None
+) -> SuiteAnalysis:
+    """`analyze_suite` for the runs of a suite (or import) spec: its cases, arms, N per arm and
+    answer extractor."""
+    return analyze_suite(
+        completions,
+        spec.cases,
+        [arm.label for arm in spec.arms],
+        {arm.label: arm.runs for arm in spec.arms},
+        extractor=spec.extractor,
+        embedder=embedder,
     )

@@ -197,17 +197,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings, out, err) -> int:
 
 def _export_suite(args: argparse.Namespace, settings: Settings, store, stored, out) -> int:
     from seedscope.export import write_suite_exports
-    from seedscope.suite_analysis import analyze_suite
+    from seedscope.suite_analysis import analyze_suite_spec
 
-    spec = stored.spec
-    analysis = analyze_suite(
-        stored.completions,
-        spec.cases,
-        [arm.label for arm in spec.arms],
-        {arm.label: arm.runs for arm in spec.arms},
-        extractor=spec.extractor,
-        embedder=_embedder(settings, args.embedder, store),
-    )
+    embedder = _embedder(settings, args.embedder, store)
+    analysis = analyze_suite_spec(stored.spec, stored.completions, embedder)
     paths = write_suite_exports(
         Path(args.dir),
         stored.completions,

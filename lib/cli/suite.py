@@ -88,16 +88,9 @@ def report_suite(
 ) -> None:
     """Analyse a suite (or import) and print it as a table or the issue's JSON; --csv writes
     runs.csv, cases.csv, suite_metrics.csv and arm_differences.csv too."""
-    from seedscope.suite_analysis import analyze_suite
+    from seedscope.suite_analysis import analyze_suite_spec
 
-    analysis = analyze_suite(
-        completions,
-        spec.cases,
-        [arm.label for arm in spec.arms],
-        {arm.label: arm.runs for arm in spec.arms},
-        extractor=spec.extractor,
-        embedder=embedder,
-    )
+    analysis = analyze_suite_spec(spec, completions, embedder)
     if getattr(args, "csv", None):
         from seedscope.export import write_suite_exports
 
