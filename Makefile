@@ -5,11 +5,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint install system-deps bench
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/install_llama.sh
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# CPU torch first: a bare torch requirement would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
+	# llama-cpp-python from a portable build: a native one crashes on AMX CPUs (see script).
+	bash scripts/install_llama.sh $(PY)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

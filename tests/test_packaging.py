@@ -58,6 +58,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     # CPU torch first, as the Makefile does (a bare requirement would pull a CUDA build).
     _run([*pip, "torch==2.13.0"], cwd=ROOT, env=env)
+    # And llama-cpp-python from the portable build the Makefile installs (built once, cached).
+    _run(
+        ["bash", str(ROOT / "scripts" / "install_llama.sh"), str(venv / "bin" / "python")],
+        ROOT,
+        env,
+    )
     _run([*pip, str(ROOT)], cwd=ROOT, env=env)
     return venv, tmp_path_factory.mktemp("elsewhere")
 
