@@ -40,9 +40,9 @@ from seedscope.experiments import (
     start_resume,
 )
 from seedscope.providers.base import Completion, Provider
-from seedscope.runner import ArmProgress, ProgressEvent
-from seedscope.spec import ExperimentSpec
+from seedscope.runner import ArmProgress, ProgressEvent, progress_before
 from seedscope.store import Store, StoreError
+from seedscope.suites import AnySpec
 
 JobState = Literal["waiting", "running", "finished"]
 RECENT_RUNS = 50  # runs a snapshot carries for the live log, newest first
@@ -56,12 +56,14 @@ class JobSnapshot:
     """A job at one moment; safe to read from any thread."""
 
     experiment_id: str
-    spec: ExperimentSpec
+    spec: AnySpec  # a SuiteSpec for a suite
     resumed: bool
     state: JobState
     done: int  # runs stored, those of an earlier attempt included
     total: int
     arms: tuple[ArmProgress, ...]  # in the spec's arm order
+    cases_done: int  # suites: cases with every run of every arm stored (0 otherwise)
+    cases_total: int  # suites: cases in the suite (0 for a plain experiment)
     recent: tuple[Completion, ...]  # the latest runs of this attempt, newest first
     ahead: int  # jobs before this one in the embedded model's queue (0 unless waiting)
     cancel_requested: bool
@@ -82,7 +84,7 @@ class Job:
         manager: JobManager,
         store: Store,
         experiment_id: str,
-        spec: ExperimentSpec,
+        spec: AnySpec,
         provider: Provider,
         *,
         previous: Sequence[Completion],
@@ -101,7 +103,8 @@ class Job:
         self._state: JobState = "waiting"
         self._received: list[Completion] = []
         self._recent: deque[Completion] = deque(maxlen=RECENT_RUNS)
-        self._arms = _arms_from(spec, self._previous)
+        arms, self._cases_done, self._cases_total = progress_before(spec, self._previous)
+        self._arms = arms
         self._result: ExperimentResult | None = None
         self._error: str | None = None
         self._created = time.monotonic()
@@ -141,6 +144,8 @@ class Job:
                 done=sum(arm.done for arm in self._arms.values()),
                 total=self.spec.total_runs,
                 arms=tuple(self._arms.values()),
+                cases_done=self._cases_done,
+                cases_total=self._cases_total,
                 recent=tuple(self._recent),
                 ahead=ahead if self._state == "waiting" else 0,
                 cancel_requested=self._cancel.is_set(),
@@ -154,6 +159,7 @@ class Job:
             self._received.append(event.completion)
             self._recent.appendleft(event.completion)
             self._arms = dict(event.arms)
+            self._cases_done = event.cases_done
 
     def _run(self) -> None:
         result: ExperimentResult | None = None
@@ -219,7 +225,7 @@ class JobManager:
     def start(
         self,
         store: Store,
-        spec: ExperimentSpec,
+        spec: AnySpec,
         provider: Provider,
         *,
         concurrency: int | None = None,
@@ -293,16 +299,3 @@ class JobManager:
     def _wake_waiters(self) -> None:
         with self._turns:
             self._turns.notify_all()
-
-
-def _arms_from(spec: ExperimentSpec, previous: Sequence[Completion]) -> dict[str, ArmProgress]:
-    """Per-arm progress before the first new run: what an earlier attempt stored."""
-    return {
-        arm.label: ArmProgress(
-            arm.label,
-            done=sum(c.arm_label == arm.label for c in previous),
-            failed=sum(c.arm_label == arm.label and not c.ok for c in previous),
-            total=arm.runs,
-        )
-        for arm in spec.arms
-    }

@@ -190,16 +190,18 @@ class _Progress:
             self.case_missing[completion.case_id] -= 1
             self.cases_done += self.case_missing[completion.case_id] == 0
 
-    def record(self, completion: Completion) -> ProgressEvent:
-        self._count(completion)
-        arms = {
+    def arm_progress(self) -> dict[str, ArmProgress]:
+        return {
             name: ArmProgress(name, self.done[name], self.failed[name], total)
             for name, total in self.totals.items()
         }
+
+    def record(self, completion: Completion) -> ProgressEvent:
+        self._count(completion)
         return ProgressEvent(
             sum(self.done.values()),
             self.total,
-            arms,
+            self.arm_progress(),
             completion,
             cases_done=self.cases_done,
             cases_total=self.cases_total,
@@ -323,3 +325,12 @@ def run_spec_sync(
             previous=previous,
         )
     )
+
+
+def progress_before(
+    spec: AnySpec, previous: Sequence[Completion] = ()
+) -> tuple[dict[str, ArmProgress], int, int]:
+    """(per-arm progress, cases done, cases in the suite) before the first new run: what an
+    earlier attempt stored, counted as the runner counts it."""
+    progress = _Progress(spec, previous)
+    return progress.arm_progress(), progress.cases_done, progress.cases_total

@@ -16,6 +16,7 @@ from seedscope.providers.openai_compat import OpenAICompatProvider
 from seedscope.runner import plan_requests
 from seedscope.spec import LOCAL_CHAT_MODEL, ExperimentSpec, validate_spec
 from seedscope.store import Store
+from seedscope.suites import SuiteSpec, validate_suite_spec
 
 WAIT = 300.0  # seconds: generous, the machine is shared
 
@@ -227,3 +228,45 @@ def test_an_exception_in_the_job_thread_ends_the_experiment_interrupted(store, f
     assert snapshot.result.status == "interrupted"
     assert "unexpected error" in snapshot.result.problem
     assert store.load_experiment(job.experiment_id).summary.status == "interrupted"
+
+
+def remote_suite_spec(cases: int, runs: int) -> SuiteSpec:
+    return validate_suite_spec(
+        {
+            "suite": {
+                "name": "s",
+                "cases": [{"id": f"c{i}", "prompt": f"Say {i}."} for i in range(cases)],
+            },
+            "provider": "openai",
+            "model": "fake-model",
+            "max_tokens": 4,
+            "arms": [
+                {"label": "seeded", "seed": 1, "temperature": 0.0, "runs": runs},
+                {"label": "unseeded", "seed": None, "temperature": 0.7, "runs": runs},
+            ],
+        }
+    )
+
+
+def test_a_suite_job_counts_runs_per_arm_over_all_cases_and_whole_cases(store, slow_server):
+    jobs = JobManager()
+    spec = remote_suite_spec(cases=4, runs=3)
+    job = jobs.start(store, spec, remote(slow_server), concurrency=2)
+    first = job.snapshot()
+    assert (first.done, first.total, first.cases_done, first.cases_total) == (0, 24, 0, 4)
+    assert [(a.label, a.total) for a in first.arms] == [("seeded", 12), ("unseeded", 12)]
+    wait_for(job, lambda s: s.done >= 9)
+    job.cancel()
+    kept = finished(job)
+    stored = store.load_experiment(job.experiment_id)
+    complete_cases = sum(
+        sum(c.case_id == case.id for c in stored.completions) == 6 for case in spec.cases
+    )
+    assert kept.cases_done == complete_cases
+
+    resumed = jobs.resume(store, job.experiment_id, remote(slow_server), concurrency=4)
+    again = resumed.snapshot()
+    assert (again.done, again.cases_done, again.cases_total) == (kept.done, complete_cases, 4)
+    assert [(a.label, a.total) for a in again.arms] == [("seeded", 12), ("unseeded", 12)]
+    done = finished(resumed)
+    assert (done.done, done.cases_done, done.result.status) == (24, 4, "complete")
