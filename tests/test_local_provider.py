@@ -178,10 +178,11 @@ def test_unseeded_runs_draw_fresh_seeds_after_every_load():
 
 
 def test_fingerprint_inputs_each_matter():
-    base = ("ab" * 32, "0.3.36", 2048, 512, 2, "chatml")
+    base = ("ab" * 32, "0.3.36", 2048, 512, 2, "chatml", "CPU : AVX2 = 1 |")
     reference = local_fingerprint(*base)
     assert reference == local_fingerprint(*base)
-    for position, changed in enumerate(("cd" * 32, "0.3.37", 4096, 256, 4, "llama-2")):
+    others = ("cd" * 32, "0.3.37", 4096, 256, 4, "llama-2", "CPU : AVX2 = 1 | AVX512 = 1 |")
+    for position, changed in enumerate(others):
         varied = list(base)
         varied[position] = changed
         assert local_fingerprint(*varied) != reference

@@ -23,7 +23,8 @@ Why it is built this way:
 
 The `system_fingerprint` of a local completion is Seedscope's own, not llama.cpp's:
 "local-" + the first 10 hex digits of the sha256 of (the GGUF file's sha256, the
-llama-cpp-python version, n_ctx, n_batch, n_threads, chat format). It changes exactly when
+llama-cpp-python version, n_ctx, n_batch, n_threads, chat format, and the CPU kernels llama.cpp
+uses on this machine, e.g. AVX2 or AVX-512). It changes exactly when
 something that can change the output for a given seed changes. The number of workers is not
 part of it: every call starts from a reset context on a load with the same settings, so a worker
 gives the same text as the in-process model (tests/test_local_workers.py checks it). Each worker
@@ -102,7 +103,13 @@ def file_sha256(path: Path) -> str:
 
 
 def local_fingerprint(
-    gguf_sha256: str, llama_cpp_version: str, n_ctx: int, n_batch: int, n_threads: int, chat: str
+    gguf_sha256: str,
+    llama_cpp_version: str,
+    n_ctx: int,
+    n_batch: int,
+    n_threads: int,
+    chat: str,
+    cpu_kernels: str,
 ) -> str:
     """Seedscope's fingerprint of an embedded model load (see the module docstring)."""
     parts = [
@@ -112,6 +119,7 @@ def local_fingerprint(
         f"n_batch={n_batch}",
         f"n_threads={n_threads}",
         f"chat_format={chat}",
+        f"cpu={cpu_kernels}",
     ]
     return "local-" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:10]
 
@@ -157,8 +165,23 @@ def load_fingerprint(
     import llama_cpp
 
     return local_fingerprint(
-        file_sha256(path), llama_cpp.__version__, n_ctx, n_batch, n_threads, str(llm.chat_format)
+        file_sha256(path),
+        llama_cpp.__version__,
+        n_ctx,
+        n_batch,
+        n_threads,
+        str(llm.chat_format),
+        cpu_kernels(),
     )
+
+
+def cpu_kernels() -> str:
+    """The instruction sets llama.cpp's CPU backend uses here (e.g. "AVX2 = 1 | FMA = 1 | ..."):
+    the same build on another CPU, or another build, may take other kernels and so other
+    floating-point paths."""
+    import llama_cpp
+
+    return " ".join(llama_cpp.llama_print_system_info().decode("utf-8", "replace").split())
 
 
 def generate_completion(
