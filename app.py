@@ -11,6 +11,7 @@ navigation = st.navigation(
         st.Page(
             "pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True
         ),
+        st.Page("pages/suites.py", title="Suites", icon=":material/checklist:"),
         st.Page("pages/history.py", title="History", icon=":material/history:"),
         st.Page("pages/fingerprints.py", title="Fingerprints", icon=":material/fingerprint:"),
         st.Page("pages/about.py", title="About", icon=":material/info:"),

@@ -303,17 +303,17 @@ def arm_differences_csv(analysis: SuiteAnalysis, *, experiment_id: str | int) ->
     return _to_csv(ARM_DIFFERENCES_COLUMNS, rows)
 
 
-def write_suite_exports(
-    directory: str | Path,
+def suite_export_files(
     completions: Sequence[Completion],
     analysis: SuiteAnalysis,
     *,
     experiment_id: str | int,
     created_at: datetime | None = None,
     base_url_host: str | None = None,
-) -> dict[str, Path]:
-    """Write runs.csv (with case_id), cases.csv, suite_metrics.csv and arm_differences.csv."""
-    contents = {
+) -> dict[str, str]:
+    """File name -> contents: runs.csv (with case_id), cases.csv, suite_metrics.csv and
+    arm_differences.csv (what the CLI writes with --csv and the Suites page offers)."""
+    return {
         "runs.csv": suite_runs_csv(
             completions,
             experiment_id=experiment_id,
@@ -324,6 +324,25 @@ def write_suite_exports(
         "suite_metrics.csv": suite_metrics_csv(analysis, experiment_id=experiment_id),
         "arm_differences.csv": arm_differences_csv(analysis, experiment_id=experiment_id),
     }
+
+
+def write_suite_exports(
+    directory: str | Path,
+    completions: Sequence[Completion],
+    analysis: SuiteAnalysis,
+    *,
+    experiment_id: str | int,
+    created_at: datetime | None = None,
+    base_url_host: str | None = None,
+) -> dict[str, Path]:
+    """Write the files of `suite_export_files` into `directory`."""
+    contents = suite_export_files(
+        completions,
+        analysis,
+        experiment_id=experiment_id,
+        created_at=created_at,
+        base_url_host=base_url_host,
+    )
     return _write_files(directory, contents)
 
 

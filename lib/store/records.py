@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -45,6 +45,8 @@ class StoredExperiment:
     completions: list[Completion]  # case order of a suite, arm order of the spec, run index
     kind: str = "experiment"  # experiment | suite | import
 
+    case_id: str | None = None  # set on the view of one suite case (see case_view)
+
     @property
     def id(self) -> str:
         return self.summary.id
@@ -52,6 +54,37 @@ class StoredExperiment:
     @property
     def status(self) -> str:
         return self.summary.status
+
+    def case_view(self, case_id: str) -> StoredExperiment:
+        """One case of a suite (or import) as a plain experiment: the case's request under
+        the suite's arms, and only its runs; the experiment id and status stay the suite's.
+
+        The spec is built without validation: its parts were validated with the suite (and an
+        import's provider, 'import', is not one a new comparison may choose).
+        """
+        if not isinstance(self.spec, SuiteSpec):
+            raise ValueError(f"experiment {self.id[:8]} is not a suite")
+        suite = self.spec
+        case = suite.suite.case(case_id)
+        if case is None:
+            raise KeyError(f"no case {case_id!r} in suite {suite.suite.name!r}")
+        spec = ExperimentSpec.model_construct(
+            prompt=case.prompt,
+            system=suite.system_for(case),
+            provider=suite.provider,
+            model=suite.model,
+            max_tokens=suite.max_tokens,
+            top_p=suite.top_p,
+            arms=list(suite.arms),
+        )
+        runs = [c for c in self.completions if c.case_id == case_id]
+        summary = replace(
+            self.summary,
+            prompt=case.prompt,
+            runs=len(runs),
+            failed_runs=sum(not c.ok for c in runs),
+        )
+        return StoredExperiment(summary, spec, runs, kind=self.kind, case_id=case_id)
 
 
 @dataclass(frozen=True, slots=True)

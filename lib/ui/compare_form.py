@@ -27,6 +27,7 @@ from seedscope.spec import (
     preset_arms,
     validate_spec,
 )
+from seedscope.suites import AnySpec, SuiteSpec
 from seedscope.ui.text import escape_markdown
 from streamlit.delta_generator import DeltaGenerator
 
@@ -49,11 +50,11 @@ OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 @dataclass
 class CompareForm:
-    """What the form holds after this rerun."""
+    """What the form (Compare's, or the Suites page's) holds after this rerun."""
 
     provider: str
     base_url: str | None
-    spec: ExperimentSpec | None
+    spec: AnySpec | None  # a SuiteSpec on the Suites page
     problems: list[str] = field(default_factory=list)
     worst_case_tokens: int = 0
     needs_confirmation: bool = False
@@ -169,7 +170,9 @@ def remote_models(settings: Settings, base_url: str | None) -> tuple[list[str], 
     return models, None
 
 
-def _backend_section(settings: Settings) -> tuple[str, str | None, str, str | None]:
+def backend_section(
+    settings: Settings, key: str = "cmp"
+) -> tuple[str, str | None, str, str | None]:
     """(backend, base URL, model, why the models at a typed base URL could not be listed)."""
     providers = available_providers(settings)
     if not providers:
@@ -182,7 +185,7 @@ def _backend_section(settings: Settings) -> tuple[str, str | None, str, str | No
         "Backend",
         providers,
         format_func=PROVIDER_LABELS.get,
-        key="cmp_provider",
+        key=f"{key}_provider",
         help=(
             "The OpenAI-compatible backend appears when OPENAI_API_KEY or OPENAI_BASE_URL is set."
             if "openai" in settings.allowed_providers
@@ -192,7 +195,7 @@ def _backend_section(settings: Settings) -> tuple[str, str | None, str, str | No
     if "openai" in settings.allowed_providers and "openai" not in providers:
         st.caption("OpenAI-compatible backend: set OPENAI_API_KEY or OPENAI_BASE_URL (see About).")
     if provider == "local":
-        st.text_input("Model", value=LOCAL_CHAT_MODEL, disabled=True, key="cmp_local_model")
+        st.text_input("Model", value=LOCAL_CHAT_MODEL, disabled=True, key=f"{key}_local_model")
         return provider, None, LOCAL_CHAT_MODEL, None
 
     configured = settings.openai_base_url or ""
@@ -201,7 +204,7 @@ def _backend_section(settings: Settings) -> tuple[str, str | None, str, str | No
             "Base URL",
             value=configured or OPENAI_DEFAULT_BASE_URL,
             disabled=True,
-            key="cmp_base_url_locked",
+            key=f"{key}_base_url_locked",
             help="Locked by SEEDSCOPE_LOCK_BASE_URL.",
         )
         base_url = settings.openai_base_url
@@ -210,7 +213,7 @@ def _backend_section(settings: Settings) -> tuple[str, str | None, str, str | No
             "Base URL",
             value=configured,
             placeholder=OPENAI_DEFAULT_BASE_URL,
-            key="cmp_base_url",
+            key=f"{key}_base_url",
             help="Any OpenAI-compatible server: vLLM, Ollama, llama.cpp server, LM Studio.",
         ).strip()
         base_url = typed or None
@@ -218,35 +221,39 @@ def _backend_section(settings: Settings) -> tuple[str, str | None, str, str | No
     if models:
         default = settings.openai_model if settings.openai_model in models else models[0]
         model = st.selectbox(
-            "Model", models, index=models.index(default), key=f"cmp_model_{base_url}"
+            "Model", models, index=models.index(default), key=f"{key}_model_{base_url}"
         )
     else:
-        model = st.text_input("Model", value=settings.openai_model, key="cmp_model_typed")
+        model = st.text_input("Model", value=settings.openai_model, key=f"{key}_model_typed")
         if problem:
             st.caption(f"Type a model name ({escape_markdown(problem)}).")
     typed = base_url is not None and base_url != settings.openai_base_url
     return provider, base_url, model, problem if typed else None
 
 
-def _preset_section(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
+def preset_section(
+    settings: Settings, key: str = "cmp", default_runs: int = 5
+) -> tuple[str, list[dict[str, Any]]]:
     preset = st.selectbox(
-        "Preset", list(PRESET_LABELS), format_func=PRESET_LABELS.get, key="cmp_preset"
+        "Preset", list(PRESET_LABELS), format_func=PRESET_LABELS.get, key=f"{key}_preset"
     )
     params: dict[str, Any] = {}
     if preset != "custom":
         # Two per row: four in a row squeeze their labels into broken words on a laptop.
         seed_col, runs_col = st.columns(2)
-        seed_text = seed_col.text_input("Seed", value="123", key="cmp_seed")
+        seed_text = seed_col.text_input("Seed", value="123", key=f"{key}_seed")
         params["seed"] = parse_seed(seed_text)
-        params["runs"] = int(runs_col.number_input("Runs per arm", value=5, step=1, key="cmp_runs"))
+        params["runs"] = int(
+            runs_col.number_input("Runs per arm", value=default_runs, step=1, key=f"{key}_runs")
+        )
         first_col, second_col = st.columns(2)
         first_label, second_label = TEMPERATURE_LABELS[preset]
         params["temperature"] = first_col.number_input(
-            first_label, value=0.0, step=0.1, format="%.2f", key="cmp_temperature"
+            first_label, value=0.0, step=0.1, format="%.2f", key=f"{key}_temperature"
         )
         if second_label:
             params["unseeded_temperature"] = second_col.number_input(
-                second_label, value=0.7, step=0.1, format="%.2f", key="cmp_unseeded_temperature"
+                second_label, value=0.7, step=0.1, format="%.2f", key=f"{key}_unseeded_temperature"
             )
     base = "cookbook" if preset == "custom" else preset
     seed_for_preset = params.get("seed", 123)
@@ -270,7 +277,7 @@ def _preset_section(settings: Settings) -> tuple[str, list[dict[str, Any]]]:
     )
     edited = st.data_editor(
         arms_table(arms),
-        key=f"cmp_arms_{preset}_{signature}",
+        key=f"{key}_arms_{preset}_{signature}",
         num_rows="dynamic",
         hide_index=True,
         width="stretch",
@@ -301,7 +308,7 @@ def render_compare_form(
         prompt = st.text_area("Prompt", value=DEFAULT_PROMPT, key="cmp_prompt", height=100)
         system = st.text_area("System message", value=DEFAULT_SYSTEM, key="cmp_system", height=68)
         # Full-width rows: the backend and model names are long and must stay readable.
-        provider, base_url, model, model_list_problem = _backend_section(settings)
+        provider, base_url, model, model_list_problem = backend_section(settings)
         tokens_col, top_p_col = st.columns(2)
         max_tokens = int(
             tokens_col.number_input("max_tokens", value=200, step=1, key="cmp_max_tokens")
@@ -309,7 +316,7 @@ def render_compare_form(
         top_p = top_p_col.number_input(
             "top_p", value=1.0, step=0.05, format="%.2f", key="cmp_top_p"
         )
-        _, arms = _preset_section(settings)
+        _, arms = preset_section(settings)
 
     data = {
         "prompt": prompt,
@@ -339,14 +346,20 @@ def render_compare_form(
         model_list_problem=model_list_problem,
     )
     with right:
-        _check_panel(settings, form, on_generate, busy)
+        render_check_panel(settings, form, on_generate, busy)
         form.progress = st.container()
     return form
 
 
-def _check_panel(
-    settings: Settings, form: CompareForm, on_generate: Callable[[CompareForm], None], busy: bool
+def render_check_panel(
+    settings: Settings,
+    form: CompareForm,
+    on_generate: Callable[[CompareForm], None],
+    busy: bool,
+    *,
+    key: str = "cmp",
 ) -> None:
+    """What the form will send (or what to fix first), the cost of a paid backend, Generate."""
     st.subheader("Check")
     if form.problems:
         st.error("Fix these before generating:")
@@ -355,8 +368,9 @@ def _check_panel(
             st.text(f"• {problem}")
     elif form.spec is not None:
         spec = form.spec
+        cases = f"{len(spec.cases)} cases × " if isinstance(spec, SuiteSpec) else ""
         st.success(
-            f"{len(spec.arms)} arms, {spec.total_runs} runs in total, up to "
+            f"{cases}{len(spec.arms)} arms, {spec.total_runs} runs in total, up to "
             f"{spec.max_tokens} tokens each."
         )
     if form.spec is not None and form.provider == "openai":
@@ -371,7 +385,7 @@ def _check_panel(
             form.confirmed = st.checkbox(
                 f"I accept up to {form.worst_case_tokens:,} completion tokens "
                 f"(above this deployment's {settings.cost_confirm_tokens:,}-token threshold)",
-                key="cmp_confirm_cost",
+                key=f"{key}_confirm_cost",
             )
     if form.model_list_problem:
         st.warning(
@@ -384,7 +398,7 @@ def _check_panel(
         "Generate",
         type="primary",
         disabled=busy or not form.ready,
-        key="cmp_generate",
+        key=f"{key}_generate",
         width="stretch",
         on_click=on_generate,
         args=(form,),

@@ -1,4 +1,5 @@
-"""The History page: past experiments, filters, open one (the Compare results view), delete."""
+"""The History page: past experiments, suites and imports; filters; open one (the Compare or
+Suites results view); delete."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import pandas as pd
 import streamlit as st
 from seedscope.settings import Settings
 from seedscope.store import ExperimentSummary, Store, StoreError
+from seedscope.suites import SuiteSpec
 from seedscope.ui import resources
 from seedscope.ui.filters import render_filters
 from seedscope.ui.progress import render_job_progress, show_job_problem
 from seedscope.ui.results import render_results
 from seedscope.ui.status_banner import status_badge
+from seedscope.ui.suite_results import render_suite_results
 from seedscope.ui.text import shorten
 
 PAGE_SIZE = 50
@@ -25,6 +28,7 @@ def summary_table(summaries: list[ExperimentSummary]) -> pd.DataFrame:
             # What tells experiments apart first: a laptop-width table shows the left columns.
             {
                 "id": s.id[:8],
+                "kind": s.kind,
                 "created (UTC)": s.created_at.replace(tzinfo=None),
                 "prompt": shorten(s.label + ": " + s.prompt if s.label else s.prompt, 120),
                 "model": f"{s.provider}/{s.model}",
@@ -159,6 +163,9 @@ def render_history_page() -> None:
         render_job_progress(job, key="hist")
         return
     show_job_problem(job)
-    render_results(settings, experiment, key="hist")
+    if isinstance(experiment.spec, SuiteSpec):
+        render_suite_results(settings, experiment, key="hist")
+    else:
+        render_results(settings, experiment, key="hist")
     st.divider()
     _delete_section(store, experiment.summary)

@@ -10,8 +10,8 @@ from seedscope.experiments import ResumeError, check_resumable
 from seedscope.jobs import Job
 from seedscope.providers.base import Provider
 from seedscope.settings import Settings
-from seedscope.spec import ExperimentSpec
 from seedscope.store import Store, StoredExperiment, StoreError
+from seedscope.suites import AnySpec
 from seedscope.ui import resources
 
 TYPED_IN_THE_PAGE = "typed in the page"  # where a base URL came from, as errors name it
@@ -29,7 +29,7 @@ def concurrency_for(settings: Settings, provider: str) -> int | None:
 
 def _provider(
     settings: Settings,
-    spec: ExperimentSpec,
+    spec: AnySpec,
     base_url: str | None = None,
     base_url_origin: str | None = None,
 ) -> Provider:
@@ -57,7 +57,7 @@ def _store(settings: Settings) -> Store:
         raise LaunchError(str(exc)) from exc
 
 
-def start_generation(settings: Settings, spec: ExperimentSpec, base_url: str | None) -> Job:
+def start_generation(settings: Settings, spec: AnySpec, base_url: str | None) -> Job:
     """A new experiment for `spec`, generating in the background. `base_url` is the one the
     form holds (the configured one unless a visitor typed another)."""
     typed = base_url is not None and base_url != settings.openai_base_url

@@ -67,6 +67,8 @@ def _draw(job: Job, snapshot: JobSnapshot, key: str) -> None:
         _headline(snapshot)
         share = snapshot.done / snapshot.total if snapshot.total else 0.0
         st.progress(share, text=f"{snapshot.done} of {snapshot.total} runs")
+        if snapshot.cases_total:
+            st.caption(f"{snapshot.cases_done} of {snapshot.cases_total} cases have all their runs")
         for arm in snapshot.arms:
             failed = f", {arm.failed} failed" if arm.failed else ""
             st.progress(

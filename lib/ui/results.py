@@ -24,6 +24,7 @@ from seedscope.ui.status_banner import render_status_banner, status_badge
 from seedscope.ui.text import (
     code_span,
     escape_markdown,
+    file_name_part,
     fingerprint_markdown,
     format_distance,
     format_latency,
@@ -42,6 +43,7 @@ SCROLL_AFTER_RUNS = 3  # more runs than this per arm go into a scrolling box
 @st.cache_data(max_entries=64, show_spinner="Embedding the outputs and measuring…")
 def _cached_analysis(
     experiment_id: str,
+    case_id: str | None,
     run_count: int,
     status: str,
     embedder_id: str,
@@ -49,8 +51,8 @@ def _cached_analysis(
     _completions: list[Completion],
     _embedder: object,
 ) -> ExperimentAnalysis:
-    # The key is (experiment id, run count, status, embedder id, arm order); the completions
-    # and the embedder themselves are not hashed (underscore arguments).
+    # The key is (experiment id, suite case, run count, status, embedder id, arm order); the
+    # completions and the embedder themselves are not hashed (underscore arguments).
     return analyze(_completions, _embedder, arm_order=list(arm_order))  # type: ignore[arg-type]
 
 
@@ -61,6 +63,7 @@ def analysis_for(
     embedder = resources.embedder(settings, embedder_kind)
     return _cached_analysis(
         experiment.summary.id,
+        experiment.case_id,
         len(experiment.completions),
         experiment.summary.status,
         embedder.id,
@@ -71,16 +74,18 @@ def analysis_for(
 
 
 def render_results(settings: Settings, experiment: StoredExperiment, *, key: str) -> None:
-    """Everything about one experiment: arms side by side, charts, diff, downloads."""
+    """Everything about one experiment, or one case of a suite (StoredExperiment.case_view):
+    arms side by side, charts, diff, downloads."""
     _header(experiment)
-    render_status_banner(settings, experiment, key=key)
+    if experiment.case_id is None:  # a suite's status is said above its cases
+        render_status_banner(settings, experiment, key=key)
     if not experiment.completions:
         st.info(
             "No runs were stored for this experiment: it stopped before the first run "
             "finished. Run it again from the Compare page."
         )
         return
-    embedder_kind = _choose_embedder(settings, key)
+    embedder_kind = choose_embedder(settings, key)
     try:
         analysis = analysis_for(settings, experiment, embedder_kind)
     except (resources.ResourceError, EmbeddingError) as exc:
@@ -102,7 +107,7 @@ def render_results(settings: Settings, experiment: StoredExperiment, *, key: str
     _downloads(experiment, analysis, key)
 
 
-def _choose_embedder(settings: Settings, key: str) -> str:
+def choose_embedder(settings: Settings, key: str) -> str:
     """The embedded MiniLM measures distances, unless the user picks the configured OpenAI(-
     compatible) embeddings, offered only where the remote backend is configured and allowed."""
     if not (settings.openai_configured and "openai" in settings.allowed_providers):
@@ -319,7 +324,10 @@ def _replay(
     settings: Settings, experiment: StoredExperiment, completion: Completion, key: str
 ) -> None:
     """Run an embedded-model completion again with its effective seed and compare the text."""
-    replay_key = f"replay:{experiment.summary.id}:{completion.arm_label}:{completion.run_index}"
+    replay_key = (
+        f"replay:{experiment.summary.id}:{completion.case_id}:{completion.arm_label}:"
+        f"{completion.run_index}"
+    )
     clicked = st.button(
         "Replay this run",
         key=f"{key}_{replay_key}",
@@ -439,6 +447,8 @@ def _downloads(experiment: StoredExperiment, analysis: ExperimentAnalysis, key: 
     st.subheader("Download")
     summary = experiment.summary
     short = summary.id[:8]
+    if experiment.case_id is not None:
+        short += "-case-" + file_name_part(experiment.case_id)
     files = (
         (
             "Runs CSV",

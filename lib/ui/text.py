@@ -62,3 +62,12 @@ def format_share(value: float | None) -> str:
 
 def format_distance(value: float | None) -> str:
     return "–" if value is None else f"{value:.4f}"
+
+
+_UNSAFE_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def file_name_part(text: str, limit: int = 40) -> str:
+    """A suite case id (or any user text) as part of a download's file name: letters, digits,
+    `.`, `_` and `-` only, so no path separator or control character reaches the browser."""
+    return _UNSAFE_IN_FILE_NAMES.sub("_", text).strip("._")[:limit] or "case"
