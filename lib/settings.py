@@ -2,6 +2,8 @@
 
 Environment variables win over the secrets file; both use the same names (OPENAI_API_KEY,
 SEEDSCOPE_MAX_TOKENS, ...). Other keys of the secrets file (e.g. an `[auth]` table) are ignored.
+STREAMLIT_SERVER_ADDRESS (Streamlit's own variable, read for `shared_mode`) comes from the
+environment only.
 Every value is checked when loaded: a bad one raises SettingsError naming the variable, where it
 came from and what is accepted. The API key is held in memory only: it is excluded from `repr`,
 never quoted in a message and never written to the database, an export, a log or the page.
@@ -12,12 +14,13 @@ never quoted in a message and never written to the database, an export, a log or
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -36,7 +39,15 @@ BOOLEAN_WORDS = "true/false, yes/no, on/off or 1/0"
 # Each embedded-model worker process holds its own model load; past the cores they only compete.
 MAX_LOCAL_WORKERS = 16
 # Values never quoted back in a message: a key, or URLs that can carry a password.
-_NEVER_QUOTED = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "SEEDSCOPE_DATABASE_URL"}
+_NEVER_QUOTED = {
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "SEEDSCOPE_DATABASE_URL",
+    "SEEDSCOPE_ALLOWED_BASE_URLS",
+}
+# Read from the environment only, never from the secrets file: Streamlit itself takes its
+# server address from there (or from its own config), not from Seedscope's secrets.
+_ENVIRONMENT_ONLY = {"STREAMLIT_SERVER_ADDRESS"}
 
 
 class SettingsError(ValueError):
@@ -85,6 +96,15 @@ class Settings(BaseSettings):
         KNOWN_PROVIDERS, alias="SEEDSCOPE_ALLOWED_PROVIDERS"
     )
     lock_base_url: bool = Field(False, alias="SEEDSCOPE_LOCK_BASE_URL")
+    # Serving visitors: a base URL typed in the page must start with one of the allowed
+    # prefixes (none: no typed base URL at all); see seedscope.net_guard.
+    shared: bool = Field(False, alias="SEEDSCOPE_SHARED")
+    allowed_base_urls: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), alias="SEEDSCOPE_ALLOWED_BASE_URLS"
+    )
+    # The address Streamlit listens on, as its own environment variable sets it; a
+    # non-loopback one switches shared mode on (see `shared_mode`).
+    streamlit_server_address: str | None = Field(None, alias="STREAMLIT_SERVER_ADDRESS")
 
     @classmethod
     def settings_customise_sources(
@@ -117,6 +137,26 @@ class Settings(BaseSettings):
             raise ValueError("not a list of providers")
         return names
 
+    @field_validator("allowed_base_urls", mode="before")
+    @classmethod
+    def _base_url_prefixes(cls, value: Any) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ValueError("not a list")
+        prefixes = tuple(str(item).strip() for item in items if str(item).strip())
+        for number, prefix in enumerate(prefixes, start=1):
+            problem = base_url_prefix_problem(prefix)
+            if problem:
+                raise ValueError(f"entry {number}: {problem}")
+        return prefixes
+
+    @property
+    def shared_mode(self) -> bool:
+        """Visitors other than the operator can reach the app: SEEDSCOPE_SHARED is on, or
+        STREAMLIT_SERVER_ADDRESS is set to an address other than a loopback one."""
+        address = self.streamlit_server_address
+        return self.shared or (address is not None and not is_loopback_bind_address(address))
+
     @property
     def openai_configured(self) -> bool:
         """A remote backend is usable with a key, or with a base URL (local servers need none)."""
@@ -134,6 +174,47 @@ def base_url_host(url: str | None) -> str | None:
     parsed = urlparse(url)
     host = parsed.hostname or ""
     return f"{host}:{parsed.port}" if parsed.port else host
+
+
+def is_loopback_bind_address(address: str) -> bool:
+    """Whether a server listening on `address` is reachable from this machine only.
+
+    "localhost" and loopback IPs (127.0.0.0/8, ::1, also IPv4-mapped) are; anything else is
+    not: 0.0.0.0 and :: (every interface), a LAN address, or a host name.
+    """
+    text = address.strip().strip("[]").rstrip(".").lower()
+    if text == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+def base_url_prefix_problem(prefix: str) -> str | None:
+    """Why `prefix` cannot be an entry of SEEDSCOPE_ALLOWED_BASE_URLS (None: it can).
+
+    An entry is an http(s) URL with a host and optionally a port and a path; no user info
+    (it would be a password in a setting), no query and no fragment. The message shows the
+    entry without anything that could carry a credential.
+    """
+    try:
+        parts = urlsplit(prefix)
+        port = parts.port
+    except ValueError:
+        return "not a URL, or its port is not a number"
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return "not an http(s) URL with a host"
+    shown = f"{parts.scheme}://{parts.hostname}{f':{port}' if port else ''}{parts.path}"
+    if "@" in parts.netloc:
+        return f"{shown} has user info (user:password@); leave it out"
+    if parts.query or parts.fragment or prefix.endswith(("?", "#")):
+        return f"{shown} has a query or fragment; give scheme, host, port and path only"
+    if any(segment in (".", "..") for segment in parts.path.split("/")):
+        return f"{shown} has . or .. in its path"
+    return None
 
 
 _VARIABLES = {field.alias for field in Settings.model_fields.values()}
@@ -154,7 +235,11 @@ class _SecretsFileSource(TomlConfigSettingsSource):
     """Top-level keys of the secrets file that are Seedscope settings; other tables are not ours."""
 
     def __call__(self) -> dict[str, Any]:
-        return {name: value for name, value in super().__call__().items() if name in _VARIABLES}
+        return {
+            name: value
+            for name, value in super().__call__().items()
+            if name in _VARIABLES and name not in _ENVIRONMENT_ONLY
+        }
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -181,6 +266,13 @@ def _describe(error: dict[str, Any]) -> str:
         return "is not text; quote it in the secrets file"
     if error["loc"] and error["loc"][0] == "SEEDSCOPE_ALLOWED_PROVIDERS":
         return "is not valid: use a comma-separated list of 'local' and 'openai'"
+    if error["loc"] and error["loc"][0] == "SEEDSCOPE_ALLOWED_BASE_URLS":
+        reason = context.get("error")
+        detail = f" ({reason})" if kind == "value_error" and reason else ""
+        return (
+            f"is not valid{detail}: use a comma-separated list of http(s) URL prefixes, "
+            "e.g. https://llm.example.com/v1,http://10.0.0.5:8000/v1"
+        )
     return f"is not valid ({error['msg']})"
 
 

@@ -187,3 +187,114 @@ def test_a_url_in_a_message_never_shows_credentials_or_the_key():
         base_url=f"http://llm.example/{KEY}/v1",
     )
     assert KEY not in message and "OPENAI_BASE_URL (http://llm.example/***/v1)" in message
+
+
+# --- shared mode: a typed server's own words are not echoed (echo_body=False) ----------------
+
+SERVER_SECRET = "INTERNAL-SECRET-TOKEN=abc123"
+HIDDEN = "the server's message is not shown in shared mode"
+
+
+def status_error(status: int, headers: dict[str, str] | None = None):
+    import httpx2
+    import openai
+
+    request = httpx2.Request("POST", "http://llm.example/v1/chat/completions")
+    response = httpx2.Response(status, headers=headers, request=request)
+    body = {"message": SERVER_SECRET, "type": "some_error"}
+    classes = {
+        400: openai.BadRequestError,
+        401: openai.AuthenticationError,
+        403: openai.PermissionDeniedError,
+        404: openai.NotFoundError,
+        422: openai.UnprocessableEntityError,
+        429: openai.RateLimitError,
+    }
+    cls = classes.get(
+        status, openai.InternalServerError if status >= 500 else openai.APIStatusError
+    )
+    return cls(SERVER_SECRET, response=response, body=body)
+
+
+def hidden(exc: BaseException) -> tuple[str, str]:
+    return describe_openai_error(
+        exc,
+        endpoint=CHAT,
+        host="llm.example",
+        model="m",
+        timeout=5,
+        max_retries=1,
+        api_key=KEY,
+        base_url="http://llm.example/v1",
+        base_url_origin="typed in the page",
+        echo_body=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type", "start"),
+    [
+        (400, "BadRequestError", "bad request (HTTP 400) to llm.example"),
+        (401, "AuthenticationError", "authentication failed (HTTP 401): llm.example rejected"),
+        (403, "PermissionDeniedError", "permission denied (HTTP 403) by llm.example"),
+        (404, "NotFoundError", "not found (HTTP 404): llm.example has no model 'm'"),
+        (422, "UnprocessableEntityError", "bad request (HTTP 422) to llm.example"),
+        (429, "RateLimitError", "rate limited (HTTP 429) by llm.example after 1 retries"),
+        (500, "InternalServerError", "server error (HTTP 500) from llm.example after 1 retries"),
+        (418, "APIStatusError", "HTTP 418 from llm.example"),
+    ],
+)
+def test_shared_mode_gives_status_and_error_type_only(status, error_type, start):
+    exc = status_error(status)
+    assert SERVER_SECRET in describe(exc)[1]  # echoed by default, as before
+    got_type, message = hidden(exc)
+    assert got_type == error_type
+    assert message.startswith(start)
+    assert message.endswith(HIDDEN)
+    assert SERVER_SECRET not in message and "abc123" not in message
+
+
+def test_shared_mode_shows_a_numeric_retry_after_only():
+    assert (
+        "the server asked to wait 7s (Retry-After)"
+        in hidden(status_error(429, {"retry-after": "7"}))[1]
+    )
+    message = hidden(status_error(429, {"retry-after": SERVER_SECRET}))[1]
+    assert "Retry-After" not in message and SERVER_SECRET not in message
+
+
+def test_shared_mode_hides_what_a_malformed_or_unclassified_answer_said():
+    from seedscope.providers.openai_errors import MalformedResponseError
+
+    error_type, message = hidden(
+        MalformedResponseError(f"no choices in the response: {SERVER_SECRET}")
+    )
+    assert (error_type, message) == (
+        "MalformedResponseError",
+        "malformed response from llm.example; what it sent is not shown in shared mode",
+    )
+    error_type, message = hidden(RuntimeError(SERVER_SECRET))
+    assert (error_type, message) == (
+        "RuntimeError",
+        "RuntimeError; the details are not shown in shared mode",
+    )
+
+
+def test_a_guard_refusal_is_reported_with_its_rule_even_when_wrapped():
+    import httpx2
+    import openai
+    from seedscope.net_guard import RefusedURL
+
+    refusal = RefusedURL(
+        "request to http://127.0.0.1:9/v1/chat/completions refused: 127.0.0.1 is a loopback "
+        "address (shared mode allows only SEEDSCOPE_ALLOWED_BASE_URLS)"
+    )
+    assert hidden(refusal) == ("RefusedURL", str(refusal))
+    try:
+        try:
+            raise refusal
+        except RefusedURL as inner:
+            request = httpx2.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+            raise openai.APIConnectionError(request=request) from inner
+    except openai.APIConnectionError as wrapped:
+        assert describe(wrapped) == ("RefusedURL", str(refusal))

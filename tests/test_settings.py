@@ -267,3 +267,113 @@ def test_suite_limits_default_convert_and_reach_the_spec_limits(tmp_path):
     assert "SEEDSCOPE_MAX_SUITE_RUNS='many' (from environment) is not a whole number" in (
         refused({"SEEDSCOPE_MAX_SUITE_RUNS": "many"})
     )
+
+
+# --- shared mode: SEEDSCOPE_SHARED, SEEDSCOPE_ALLOWED_BASE_URLS, STREAMLIT_SERVER_ADDRESS ------
+
+BASE_URL_LIST_HELP = (
+    "use a comma-separated list of http(s) URL prefixes, e.g. "
+    "https://llm.example.com/v1,http://10.0.0.5:8000/v1"
+)
+
+
+def test_shared_mode_is_off_with_no_allowed_base_urls_by_default():
+    settings = load_settings(env={}, secrets_path=None)
+    assert settings.shared is False
+    assert settings.allowed_base_urls == ()
+    assert settings.streamlit_server_address is None
+    assert settings.shared_mode is False
+
+
+def test_shared_settings_are_converted_from_the_environment():
+    env = {
+        "SEEDSCOPE_SHARED": "on",
+        "SEEDSCOPE_ALLOWED_BASE_URLS": " https://llm.example.com/v1 , http://10.0.0.5:8000/v1 ,",
+    }
+    settings = load_settings(env=env, secrets_path=None)
+    assert settings.shared is True and settings.shared_mode is True
+    assert settings.allowed_base_urls == ("https://llm.example.com/v1", "http://10.0.0.5:8000/v1")
+    blank = load_settings(env={"SEEDSCOPE_ALLOWED_BASE_URLS": " "}, secrets_path=None)
+    assert blank.allowed_base_urls == ()
+
+
+def test_shared_settings_from_the_secrets_file_but_the_server_address_only_from_env(tmp_path):
+    secrets = write_secrets(
+        tmp_path,
+        "SEEDSCOPE_SHARED = true\n"
+        'SEEDSCOPE_ALLOWED_BASE_URLS = ["https://a.example/v1", "http://[::1]:8000"]\n'
+        'STREAMLIT_SERVER_ADDRESS = "0.0.0.0"\n',
+    )
+    settings = load_settings(env={}, secrets_path=secrets)
+    assert settings.shared is True
+    assert settings.allowed_base_urls == ("https://a.example/v1", "http://[::1]:8000")
+    assert settings.streamlit_server_address is None  # Streamlit does not read our secrets
+    assert load_settings(env={"STREAMLIT_SERVER_ADDRESS": "0.0.0.0"}, secrets_path=None).shared_mode
+
+
+@pytest.mark.parametrize(
+    ("address", "shared_mode"),
+    [
+        ("127.0.0.1", False),
+        ("127.0.1.1", False),
+        ("localhost", False),
+        ("LOCALHOST", False),
+        ("::1", False),
+        ("[::1]", False),
+        ("::ffff:127.0.0.1", False),
+        ("  ", False),  # blank means unset: Streamlit's own default applies
+        ("0.0.0.0", True),
+        ("::", True),
+        ("192.168.1.5", True),
+        ("10.0.0.2", True),
+        ("seedscope.example.com", True),
+    ],
+)
+def test_a_non_loopback_streamlit_address_switches_shared_mode_on(address, shared_mode):
+    settings = load_settings(env={"STREAMLIT_SERVER_ADDRESS": address}, secrets_path=None)
+    assert settings.shared_mode is shared_mode
+    assert settings.shared is False
+
+
+def test_seedscope_shared_is_a_strict_boolean():
+    assert refused({"SEEDSCOPE_SHARED": "ture"}) == (
+        f"SEEDSCOPE_SHARED='ture' (from environment) is not a boolean; {ACCEPTED_BOOLEANS} "
+        "(default false)"
+    )
+    assert "SEEDSCOPE_SHARED='2' (from environment) is not a boolean" in refused(
+        {"SEEDSCOPE_SHARED": "2"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("ftp://files.example/v1", "entry 1: not an http(s) URL with a host"),
+        ("https://ok.example/v1,llm.example/v1", "entry 2: not an http(s) URL with a host"),
+        ("https:///v1", "entry 1: not an http(s) URL with a host"),
+        ("https://llm.example:99999/v1", "entry 1: not a URL, or its port is not a number"),
+        ("https://llm.example/v1?key=1", "entry 1: https://llm.example/v1 has a query or fragment"),
+        ("https://llm.example/v1#x", "entry 1: https://llm.example/v1 has a query or fragment"),
+        ("https://llm.example/v1/../admin", "entry 1: https://llm.example/v1/../admin has . or .."),
+        (
+            "https://user:pa55@llm.example/v1",
+            "entry 1: https://llm.example/v1 has user info (user:password@); leave it out",
+        ),
+    ],
+)
+def test_bad_allowed_base_urls_name_the_entry_and_what_is_accepted(value, problem):
+    message = refused({"SEEDSCOPE_ALLOWED_BASE_URLS": value})
+    assert message.startswith(
+        f"SEEDSCOPE_ALLOWED_BASE_URLS (from environment) is not valid ({problem}"
+    )
+    assert message.endswith(BASE_URL_LIST_HELP)
+    assert "pa55" not in message and "key=1" not in message  # never quoted: URLs carry secrets
+
+
+def test_allowed_base_urls_in_the_secrets_file_must_be_a_list_of_text(tmp_path):
+    secrets = write_secrets(tmp_path, "SEEDSCOPE_ALLOWED_BASE_URLS = 5\n")
+    message = refused({}, secrets)
+    assert message == (
+        f"SEEDSCOPE_ALLOWED_BASE_URLS (from {secrets}) is not valid (not a list): "
+        f"{BASE_URL_LIST_HELP}"
+    )

@@ -3,6 +3,10 @@
 The chat provider (`openai_compat.py`) and the embedder (`lib/embeddings/`) share this one
 classification of the openai SDK's exceptions and this one place that masks the key, so both
 say the same thing the same way and neither can leak the key into a stored run or a page.
+
+In shared mode a typed server's own words are not echoed (`echo_body=False`): a server the
+visitor chose could be an internal service whose error text carries secrets, so a reason then
+gives the status, the error type and Seedscope's own advice only.
 """
 
 from __future__ import annotations
@@ -10,14 +14,16 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import openai
 from pydantic import ValidationError
+from seedscope.net_guard import RefusedURL
+from seedscope.net_guard import url_for_messages as url_for_messages  # one definition, shared
 
 # Servers on your own machine usually need no key, but the SDK refuses to start without one.
 PLACEHOLDER_API_KEY = "not-needed"
 DEFAULT_HOST = "api.openai.com"
+HIDDEN_BODY = "the server's message is not shown in shared mode"
 
 
 class MalformedResponseError(RuntimeError):
@@ -68,17 +74,6 @@ def redact_api_key(text: str, api_key: str | None) -> str:
     return text
 
 
-def url_for_messages(url: str) -> str:
-    """A base URL as a message may show it: scheme, host, port and path only (user info,
-    query and fragment can carry credentials)."""
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.hostname:
-        return "(not a URL)"
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
 def base_url_advice(base_url: str | None, origin: str | None) -> str:
     """Where to look for a wrong base URL: where it came from, and what it was.
 
@@ -101,6 +96,16 @@ def _server_detail(exc: BaseException) -> str:
     return shorten(str(getattr(exc, "message", exc)))
 
 
+def _refusal(exc: BaseException) -> RefusedURL | None:
+    """The guard's refusal behind `exc` (itself, or what it was raised from), if any."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None or isinstance(seen, RefusedURL):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def describe_openai_error(
     exc: BaseException,
     *,
@@ -112,14 +117,22 @@ def describe_openai_error(
     api_key: str | None,
     base_url: str | None = None,
     base_url_origin: str | None = None,
+    echo_body: bool = True,
 ) -> tuple[str, str]:
     """(error class, one readable line: what went wrong and what to do), the key masked.
 
     `base_url` / `base_url_origin`: see base_url_advice; they name the URL to check.
+    `echo_body=False` (shared mode, a typed server): nothing the server wrote is quoted (no
+    error message, no response text, no header text); status, error type and advice remain.
+    A request the SSRF guard refused is reported with the guard's rule.
     """
+    refusal = _refusal(exc)
+    if refusal is not None:
+        return "RefusedURL", redact_api_key(shorten(str(refusal)), api_key)
     check_url = base_url_advice(base_url, base_url_origin)
     retries = f"after {max_retries} retries (OPENAI_MAX_RETRIES)"
     detail = _server_detail(exc)
+    said = f". Server said: {detail}" if echo_body else f"; {HIDDEN_BODY}"
     error_type = type(exc).__name__
     if isinstance(exc, openai.APITimeoutError):
         message = (
@@ -135,32 +148,53 @@ def describe_openai_error(
     elif isinstance(exc, openai.AuthenticationError):
         message = (
             f"authentication failed (HTTP 401): {host} rejected the API key; check "
-            f"OPENAI_API_KEY. Server said: {detail}"
+            f"OPENAI_API_KEY{said}"
         )
     elif isinstance(exc, openai.PermissionDeniedError):
-        message = f"permission denied (HTTP 403) by {host}. Server said: {detail}"
+        message = f"permission denied (HTTP 403) by {host}{said}"
     elif isinstance(exc, openai.RateLimitError):
         wait = exc.response.headers.get("retry-after")
+        if not echo_body and not re.fullmatch(r"\d{1,6}(\.\d{1,3})?", wait or ""):
+            wait = None  # a header is server text too: only a number is shown
         asked = f"; the server asked to wait {wait}s (Retry-After)" if wait else ""
         message = (
-            f"rate limited (HTTP 429) by {host} {retries}{asked}; {endpoint.rate_limit_advice}. "
-            f"Server said: {detail}"
+            f"rate limited (HTTP 429) by {host} {retries}{asked}; "
+            f"{endpoint.rate_limit_advice}{said}"
         )
     elif isinstance(exc, openai.NotFoundError):
         message = (
             f"not found (HTTP 404): {host} has no {endpoint.model_kind} {model!r} or no "
-            f"{endpoint.api_name} endpoint; check {endpoint.model_hint} and {check_url}. "
-            f"Server said: {detail}"
+            f"{endpoint.api_name} endpoint; check {endpoint.model_hint} and {check_url}{said}"
         )
     elif isinstance(exc, openai.BadRequestError | openai.UnprocessableEntityError):
-        message = f"bad request (HTTP {exc.status_code}): {detail}"
+        message = (
+            f"bad request (HTTP {exc.status_code}): {detail}"
+            if echo_body
+            else f"bad request (HTTP {exc.status_code}) to {host}; {HIDDEN_BODY}"
+        )
     elif isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
-        message = f"server error (HTTP {exc.status_code}) from {host} {retries}: {detail}"
+        message = (
+            f"server error (HTTP {exc.status_code}) from {host} {retries}: {detail}"
+            if echo_body
+            else f"server error (HTTP {exc.status_code}) from {host} {retries}; {HIDDEN_BODY}"
+        )
     elif isinstance(exc, openai.APIStatusError):
-        message = f"HTTP {exc.status_code} from {host}: {detail}"
+        message = (
+            f"HTTP {exc.status_code} from {host}: {detail}"
+            if echo_body
+            else f"HTTP {exc.status_code} from {host}; {HIDDEN_BODY}"
+        )
     elif isinstance(exc, _MALFORMED):
         error_type = "MalformedResponseError"
-        message = f"malformed response from {host}: {shorten(str(exc))}"
+        message = (
+            f"malformed response from {host}: {shorten(str(exc))}"
+            if echo_body
+            else f"malformed response from {host}; what it sent is not shown in shared mode"
+        )
     else:
-        message = f"{error_type}: {shorten(str(exc))}"
+        message = (
+            f"{error_type}: {shorten(str(exc))}"
+            if echo_body
+            else f"{error_type}; the details are not shown in shared mode"
+        )
     return error_type, redact_api_key(message, api_key)
