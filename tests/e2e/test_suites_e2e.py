@@ -54,7 +54,7 @@ def test_upload_a_suite_run_it_open_a_case_and_download_cases_csv(
     screenshot(page, "suite-case-light")
 
     with page.expect_download() as download_info:
-        page.get_by_role("button", name="cases.csv").click()
+        page.get_by_role("button", name="cases.csv", exact=True).click()
     download = download_info.value
     assert download.suggested_filename == f"seedscope-{summary.id[:8]}-cases.csv"
     with open(download.path(), encoding="utf-8", newline="") as handle:
