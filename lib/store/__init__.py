@@ -408,6 +408,16 @@ class Store:
             raise StoreError(f"experiment id {prefix!r} is ambiguous; give more characters")
         return ids[0] if ids else None
 
+    def load_specs(self, experiment_ids: Sequence[str]) -> dict[str, ExperimentSpec | SuiteSpec]:
+        """The specs of these experiments (without their runs), by id; unknown ids are left out."""
+        if not experiment_ids:
+            return {}
+        query = select(experiments.c.id, experiments.c.kind, experiments.c.spec_json).where(
+            experiments.c.id.in_(list(experiment_ids))
+        )
+        rows = self._read("loading experiment specs", lambda c: c.execute(query).all())
+        return {row.id: _parse_spec(row.kind, row.spec_json) for row in rows}
+
     def load_experiment(self, experiment_id: str) -> StoredExperiment | None:
         """One experiment with its spec and every stored run (arm order, then run index)."""
         head = history_query(limit=1).where(experiments.c.id == experiment_id)

@@ -29,6 +29,7 @@ class RunFilters(TypedDict, total=False):
 class ExperimentFilters(RunFilters, total=False):
     prompt_contains: str | None  # case-insensitive substring of the prompt
     kind: str | None  # experiment | suite | import
+    status: str | None  # running | complete | failed | cancelled | interrupted
 
 
 def _checked(filters: RunFilters, allowed: type) -> None:
@@ -65,6 +66,8 @@ def _experiment_filters(filters: ExperimentFilters) -> list[ColumnElement[bool]]
         )
     if filters.get("kind") is not None:
         conditions.append(experiments.c.kind == filters["kind"])
+    if filters.get("status") is not None:
+        conditions.append(experiments.c.status == filters["status"])
     return conditions
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 from seedscope.providers.factory import settings_for_endpoint
-from seedscope.settings import Settings
+from seedscope.settings import Settings, base_url_host
 from seedscope.spec import (
     DEFAULT_PROMPT,
     DEFAULT_SYSTEM,
@@ -231,6 +231,11 @@ def backend_section(
     return provider, base_url, model, problem if typed else None
 
 
+def loaded_arms_key(key: str) -> str:
+    """Where "Run again" leaves an experiment's arms for the custom preset's table."""
+    return f"{key}_loaded_arms"
+
+
 def preset_section(
     settings: Settings, key: str = "cmp", default_runs: int = 5
 ) -> tuple[str, list[dict[str, Any]]]:
@@ -268,6 +273,10 @@ def preset_section(
         for arm in arms:  # let validation report the seed exactly as typed
             if arm["seed"] is not None:
                 arm["seed"] = seed_for_preset
+    loaded = st.session_state.get(loaded_arms_key(key))
+    if preset == "custom" and loaded:  # "Run again" in History: the experiment's own arms
+        arms = [dict(arm) for arm in loaded]
+        params["loaded"] = repr(loaded)
     # The editor is keyed by the preset and its parameters: changing them starts a fresh table,
     # while edits to the table survive unrelated reruns.
     signature = hashlib.sha256(repr((preset, sorted(params.items()))).encode()).hexdigest()[:12]
@@ -351,6 +360,15 @@ def render_compare_form(
     return form
 
 
+def backend_cost_label(base_url: str | None) -> str:
+    """How the cost line names the backend: OpenAI's API is paid; another server may or may
+    not charge (a loopback llama.cpp server does not), so it is named by its host."""
+    host = base_url_host(base_url)
+    if host is None or host == "api.openai.com":
+        return "Paid backend (OpenAI)"
+    return f"Server at {escape_markdown(host)} (paid only if it charges)"
+
+
 def render_check_panel(
     settings: Settings,
     form: CompareForm,
@@ -377,8 +395,9 @@ def render_check_panel(
         spec = form.spec
         form.worst_case_tokens = spec.total_runs * spec.max_tokens
         st.info(
-            f"Paid backend: worst case {form.worst_case_tokens:,} completion tokens "
-            f"({spec.total_runs} runs × max_tokens {spec.max_tokens}), plus the prompt tokens."
+            f"{backend_cost_label(form.base_url or settings.openai_base_url)}: worst case "
+            f"{form.worst_case_tokens:,} completion tokens ({spec.total_runs} runs × max_tokens "
+            f"{spec.max_tokens}), plus the prompt tokens."
         )
         if form.worst_case_tokens > settings.cost_confirm_tokens:
             form.needs_confirmation = True

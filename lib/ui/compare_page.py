@@ -22,6 +22,7 @@ from seedscope.ui.page_state import (
 )
 from seedscope.ui.progress import render_job_progress, show_job_problem
 from seedscope.ui.results import render_results
+from seedscope.ui.run_again import show_loaded_notice
 from seedscope.ui.text import escape_markdown
 
 EXPERIMENT_KEY = "cmp_experiment_id"
@@ -63,6 +64,7 @@ def render_compare_page() -> None:
         "Send the same chat request many times, with and without a fixed seed, and see how far "
         "the answers drift."
     )
+    show_loaded_notice("cmp")
     experiment_id = current_experiment_id(EXPERIMENT_KEY)
     job = resources.job_manager().job(experiment_id) if experiment_id else None
     running = job is not None and not job.snapshot().finished

@@ -2,6 +2,11 @@
 
 The diff is shown through `st.code(..., language="diff")`: the text stays literal (model output
 is untrusted) and the highlighter colours removed and added words. Pure functions: no streamlit.
+
+The first divergence is positional, as the arms' measure counts it
+(`seedscope.metrics.first_divergence_word`: the first index where the two word lists differ),
+not where the aligned diff first changes: for "The cat sat" against "The The cat sat" the diff
+aligns an inserted "The", while both runs differ first at word 2 ("cat" against "The").
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Literal
+
+from seedscope.metrics import first_divergence_word
 
 Op = Literal["equal", "delete", "insert", "replace"]
 
@@ -23,39 +30,42 @@ class DiffSegment:
 @dataclass(frozen=True)
 class WordDiff:
     segments: tuple[DiffSegment, ...]
-    first_divergence_word: int | None  # index into the words of text A; None when identical
+    first_divergence_word: int | None  # 0-based position (see the module docstring); None: same
     identical_text: bool
     whitespace_only: bool  # texts differ, but only in spacing or line breaks
+    words_at_divergence: tuple[str, str] = ("", "")  # run A's and run B's word there ("": none)
 
 
 def word_diff(text_a: str, text_b: str) -> WordDiff:
     words_a, words_b = text_a.split(), text_b.split()
     # autojunk off: repeated words in long outputs must not be treated as noise.
     matcher = SequenceMatcher(a=words_a, b=words_b, autojunk=False)
-    segments: list[DiffSegment] = []
-    first: int | None = None
-    for op, a0, a1, b0, b1 in matcher.get_opcodes():
-        if op != "equal" and first is None:
-            first = a0
-        segments.append(DiffSegment(op, tuple(words_a[a0:a1]), tuple(words_b[b0:b1])))
+    segments = tuple(
+        DiffSegment(op, tuple(words_a[a0:a1]), tuple(words_b[b0:b1]))
+        for op, a0, a1, b0, b1 in matcher.get_opcodes()
+    )
+    whitespace_only = text_a != text_b and words_a == words_b
+    first = None if whitespace_only else first_divergence_word(text_a, text_b)
+    at = ("", "")
+    if first is not None:
+        at = (_word(words_a, first), _word(words_b, first))
     return WordDiff(
-        segments=tuple(segments),
+        segments=segments,
         first_divergence_word=first,
         identical_text=text_a == text_b,
-        whitespace_only=text_a != text_b and words_a == words_b,
+        whitespace_only=whitespace_only,
+        words_at_divergence=at,
     )
 
 
+def _word(words: list[str], index: int) -> str:
+    return words[index] if index < len(words) else ""
+
+
 def first_difference(diff: WordDiff) -> tuple[str, str]:
-    """The first word where the runs differ, from run A and from run B ("" when that run has
-    no word there: it ended, or the other run inserted words)."""
-    for segment in diff.segments:
-        if segment.op != "equal":
-            return (
-                segment.words_a[0] if segment.words_a else "",
-                segment.words_b[0] if segment.words_b else "",
-            )
-    return "", ""
+    """What run A and run B have at the first divergence ("" where a run has no word there: it
+    ended before)."""
+    return diff.words_at_divergence
 
 
 def diff_as_code(diff: WordDiff, *, context_words: int = 12) -> str:

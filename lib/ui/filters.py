@@ -1,4 +1,5 @@
-"""Provider / model / date (/ prompt) filters shared by History and Fingerprints."""
+"""Provider / model / date filters shared by History and Fingerprints; History adds prompt text,
+status and kind."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import streamlit as st
 from seedscope.store import Store
 
 ALL = "All"
+STATUSES = ("complete", "running", "failed", "cancelled", "interrupted")
+KINDS = ("experiment", "suite", "import")
 
 
 @dataclass(frozen=True)
@@ -19,8 +22,12 @@ class Filters:
     since: datetime | None = None
     until: datetime | None = None
     prompt_contains: str | None = None
+    status: str | None = None
+    kind: str | None = None
 
     def store_kwargs(self, *, with_prompt: bool = False) -> dict[str, Any]:
+        """Keyword filters for the store; `with_prompt`: the experiment filters too (prompt
+        text, status, kind), which only experiment listings take."""
         kwargs: dict[str, Any] = {
             "provider": self.provider,
             "model": self.model,
@@ -28,7 +35,8 @@ class Filters:
             "until": self.until,
         }
         if with_prompt:
-            kwargs["prompt_contains"] = self.prompt_contains
+            kwargs |= {"prompt_contains": self.prompt_contains, "status": self.status}
+            kwargs["kind"] = self.kind
         return kwargs
 
 
@@ -55,13 +63,18 @@ def render_filters(store: Store, *, key: str, with_prompt: bool = False) -> Filt
         "Dates (UTC)", value=(), key=f"{key}_dates", help="One day, or a first and last day."
     )
     since, until = date_bounds(chosen)
-    prompt = None
+    prompt = status = kind = None
     if with_prompt:
         prompt = columns[3].text_input("Prompt contains", key=f"{key}_prompt").strip() or None
+        status_col, kind_col, _ = st.columns([1, 1, 2])
+        status = status_col.selectbox("Status", [ALL, *STATUSES], key=f"{key}_status")
+        kind = kind_col.selectbox("Kind", [ALL, *KINDS], key=f"{key}_kind")
     return Filters(
         provider=None if provider == ALL else provider,
         model=None if model == ALL else model,
         since=since,
         until=until,
         prompt_contains=prompt,
+        status=None if status in (None, ALL) else status,
+        kind=None if kind in (None, ALL) else kind,
     )

@@ -3,18 +3,21 @@ Suites results view); delete."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 from seedscope.settings import Settings
-from seedscope.store import ExperimentSummary, Store, StoreError
+from seedscope.store import ExperimentSummary, Store, StoredExperiment, StoreError
 from seedscope.suites import SuiteSpec
 from seedscope.ui import resources
+from seedscope.ui.compare_form import available_providers
 from seedscope.ui.filters import render_filters
+from seedscope.ui.history_compare import render_compare_with
+from seedscope.ui.history_table import COLUMNS, summary_table
 from seedscope.ui.progress import render_job_progress, show_job_problem
 from seedscope.ui.results import render_results
+from seedscope.ui.run_again import load_into_compare, load_into_suites
 from seedscope.ui.status_banner import status_badge
 from seedscope.ui.suite_results import render_suite_results
-from seedscope.ui.text import shorten
+from seedscope.ui.text import count, shorten
 
 PAGE_SIZE = 50
 OPEN_KEY = "hist_open"
@@ -22,30 +25,10 @@ NOTICE_KEY = "hist_notice"
 QUERY_KEY = "hist_query_applied"
 
 
-def summary_table(summaries: list[ExperimentSummary]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            # What tells experiments apart first: a laptop-width table shows the left columns.
-            {
-                "id": s.id[:8],
-                "kind": s.kind,
-                "created (UTC)": s.created_at.replace(tzinfo=None),
-                "prompt": shorten(s.label + ": " + s.prompt if s.label else s.prompt, 120),
-                "model": f"{s.provider}/{s.model}",
-                "runs": s.runs,
-                "failed": s.failed_runs,
-                "status": s.status,
-                "host": s.base_url_host or "",
-            }
-            for s in summaries
-        ]
-    )
-
-
 def _option_label(summary: ExperimentSummary) -> str:
     return (
         f"{summary.id[:8]} · {summary.created_at:%Y-%m-%d %H:%M} · {summary.model} · "
-        f"{summary.runs} runs · {shorten(summary.prompt, 60)}"
+        f"{count(summary.runs, 'run')} · {shorten(summary.prompt, 60)}"
     )
 
 
@@ -64,7 +47,8 @@ def _delete(store: Store, experiment_id: str) -> None:
 def _delete_section(store: Store, summary: ExperimentSummary) -> None:
     with st.expander("Delete this experiment", icon=":material/delete:"):
         confirmed = st.checkbox(
-            f"Yes, delete experiment {summary.id[:8]} and its {summary.runs} runs for good",
+            f"Yes, delete experiment {summary.id[:8]} and its {count(summary.runs, 'run')} "
+            "for good",
             key=f"hist_confirm_delete_{summary.id}",
         )
         st.button(
@@ -134,8 +118,9 @@ def render_history_page() -> None:
     if pages > 1:
         page = int(st.number_input(f"Page (of {pages})", 1, pages, 1, step=1, key="hist_page"))
     summaries = store.list_experiments(**kwargs, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    st.caption(f"{total} experiments, newest first.")
-    st.dataframe(summary_table(summaries), hide_index=True, width="stretch")
+    st.caption(f"{count(total, 'experiment')}, newest first.")
+    table = summary_table(summaries, store.load_specs([s.id for s in summaries]))
+    st.dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS)
 
     by_id = {s.id: s for s in summaries}
     _open_from_query(store, by_id)
@@ -163,9 +148,32 @@ def render_history_page() -> None:
         render_job_progress(job, key="hist")
         return
     show_job_problem(job)
+    _run_again(settings, experiment)
     if isinstance(experiment.spec, SuiteSpec):
         render_suite_results(settings, experiment, key="hist")
     else:
+        render_compare_with(settings, store, experiment, by_id)
         render_results(settings, experiment, key="hist")
     st.divider()
     _delete_section(store, experiment.summary)
+
+
+def _run_again(settings: Settings, experiment: StoredExperiment) -> None:
+    """Load the experiment's request into its form (Compare, or Suites) and go there."""
+    if experiment.kind == "import":
+        return  # outputs made elsewhere: there is no request to send again
+    form = "Suites" if experiment.kind == "suite" else "Compare"
+    clicked = st.button(
+        "Run again",
+        key=f"hist_run_again_{experiment.id}",
+        icon=":material/replay:",
+        help=f"Load this experiment's request and arms into the {form} form (nothing runs "
+        "until you press Generate there).",
+    )
+    if clicked:
+        providers = available_providers(settings)
+        if experiment.kind == "suite":
+            page = load_into_suites(experiment, providers)
+        else:
+            page = load_into_compare(experiment, providers)
+        st.switch_page(page)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 from seedscope.jobs import Job, JobSnapshot
 from seedscope.providers.base import Completion
-from seedscope.ui.text import escape_markdown, format_seed, shorten
+from seedscope.ui.text import count, escape_markdown, format_seed, shorten
 
 POLL_SECONDS = 0.5
 LIVE_LINES = 30  # newest runs in the live log
@@ -66,7 +66,7 @@ def _draw(job: Job, snapshot: JobSnapshot, key: str) -> None:
     with st.container(border=True, key=f"{key}_progress"):
         _headline(snapshot)
         share = snapshot.done / snapshot.total if snapshot.total else 0.0
-        st.progress(share, text=f"{snapshot.done} of {snapshot.total} runs")
+        st.progress(share, text=f"{snapshot.done} of {count(snapshot.total, 'run')}")
         if snapshot.cases_total:
             st.caption(f"{snapshot.cases_done} of {snapshot.cases_total} cases have all their runs")
         for arm in snapshot.arms:

@@ -23,6 +23,7 @@ from seedscope.ui.diff import diff_as_code, first_difference, word_diff
 from seedscope.ui.status_banner import render_status_banner, status_badge
 from seedscope.ui.text import (
     code_span,
+    count,
     escape_markdown,
     file_name_part,
     fingerprint_markdown,
@@ -38,6 +39,7 @@ COLOR_SCALES = ("Viridis", "Cividis", "Blues", "Magma", "Plasma", "Greys")
 ARMS_PER_ROW = 2
 METRIC_WIDTH = 180  # px: the longest measure label and its help icon fit on one line
 SCROLL_AFTER_RUNS = 3  # more runs than this per arm go into a scrolling box
+LAYOUTS = {"cards": "Per arm", "aligned": "Aligned by run"}
 
 
 @st.cache_data(max_entries=64, show_spinner="Embedding the outputs and measuring…")
@@ -85,7 +87,7 @@ def render_results(settings: Settings, experiment: StoredExperiment, *, key: str
             "finished. Run it again from the Compare page."
         )
         return
-    embedder_kind = choose_embedder(settings, key)
+    embedder_kind = choose_embedder(settings, key, experiment.summary.base_url_host)
     try:
         analysis = analysis_for(settings, experiment, embedder_kind)
     except (resources.ResourceError, EmbeddingError) as exc:
@@ -107,12 +109,22 @@ def render_results(settings: Settings, experiment: StoredExperiment, *, key: str
     _downloads(experiment, analysis, key)
 
 
-def choose_embedder(settings: Settings, key: str) -> str:
+def choose_embedder(settings: Settings, key: str, ran_at: str | None = None) -> str:
     """The embedded MiniLM measures distances, unless the user picks the configured OpenAI(-
-    compatible) embeddings, offered only where the remote backend is configured and allowed."""
+    compatible) embeddings: offered only where the remote backend is configured and allowed,
+    and only for outputs that came from that same server or were made here (`ran_at`: the host
+    the experiment ran at, None for the embedded model or an import), so outputs of one
+    server are never sent to another."""
     if not (settings.openai_configured and "openai" in settings.allowed_providers):
         return "local"
     host = settings.base_url_host or "api.openai.com"
+    if ran_at is not None and ran_at != host:
+        st.caption(
+            f"Distances: {LOCAL_EMBEDDING_MODEL} (embedded). This experiment ran at "
+            f"{escape_markdown(ran_at)}; the configured embeddings at {escape_markdown(host)} "
+            "are offered only for outputs of that server."
+        )
+        return "local"
     labels = {
         "local": f"{LOCAL_EMBEDDING_MODEL} (embedded, free)",
         "openai": f"{settings.openai_embedding_model} at {host}",
@@ -136,8 +148,8 @@ def _header(experiment: StoredExperiment) -> None:
     st.markdown(
         f"#### Experiment `{summary.id[:8]}` {status_badge(summary.status)}\n"
         f"{escape_markdown(summary.provider)} · {escape_markdown(summary.model)}"
-        f"{where} · {summary.created_at:%Y-%m-%d %H:%M:%S} UTC · "
-        f"{summary.runs} runs" + (f", {summary.failed_runs} failed" if summary.failed_runs else "")
+        f"{where} · {summary.created_at:%Y-%m-%d %H:%M:%S} UTC · {count(summary.runs, 'run')}"
+        + (f", {summary.failed_runs} failed" if summary.failed_runs else "")
     )
     with st.expander("Request"):
         st.caption("System message")
@@ -241,7 +253,7 @@ def _arm_metrics(arm: ArmAnalysis) -> None:
         for label, value, help_text in measures:
             st.metric(label, value, help=help_text, width=METRIC_WIDTH)
     if m.failed_runs:
-        st.caption(f":red[{m.failed_runs} failed runs] (listed below, not measured)")
+        st.caption(f":red[{count(m.failed_runs, 'failed run')}] (listed below, not measured)")
 
 
 def _arm_heading(experiment: StoredExperiment, label: str) -> None:
@@ -249,7 +261,9 @@ def _arm_heading(experiment: StoredExperiment, label: str) -> None:
     st.markdown(f"##### {escape_markdown(label)}")
     if arm is not None:
         stored = sum(1 for c in experiment.completions if c.arm_label == label)
-        runs = f"{arm.runs} runs" if stored == arm.runs else f"{stored} of {arm.runs} runs stored"
+        runs = count(arm.runs, "run")
+        if stored != arm.runs:
+            runs = f"{stored} of {runs} stored"
         st.caption(f"seed {format_seed(arm.seed)} · temperature {arm.temperature:g} · {runs}")
 
 
@@ -267,11 +281,38 @@ def _arms_side_by_side(
     settings: Settings, experiment: StoredExperiment, analysis: ExperimentAnalysis, key: str
 ) -> None:
     st.subheader("Arms side by side")
-    for column, arm in zip(arm_columns(len(analysis.arms)), analysis.arms, strict=True):
+    layout = st.segmented_control(
+        "Runs shown",
+        list(LAYOUTS),
+        format_func=LAYOUTS.__getitem__,
+        default="cards",
+        key=f"{key}_layout",
+        help="Aligned: one row per run index, run N of every arm side by side.",
+    )
+    columns = arm_columns(len(analysis.arms))
+    for column, arm in zip(columns, analysis.arms, strict=True):
         with column:
             _arm_heading(experiment, arm.label)
             _arm_metrics(arm)
-            _run_cards(settings, experiment, arm.completions, key)
+            if layout != "aligned":
+                _run_cards(settings, experiment, arm.completions, key)
+    if layout == "aligned":
+        st.dataframe(runs_aligned(experiment), width="stretch")
+
+
+def runs_aligned(experiment: StoredExperiment) -> pd.DataFrame:
+    """One row per run index, one column per arm (spec order): run N of every arm on one row.
+    A failed run shows its error; a run an arm does not have is empty."""
+    labels = [arm.label for arm in experiment.spec.arms]
+    cells: dict[int, dict[str, str]] = {}
+    for c in experiment.completions:
+        text = c.text if c.ok else f"FAILED {c.error_type}: {c.error_message or ''}"
+        cells.setdefault(c.run_index, {})[c.arm_label] = text
+    # The run index is the frame's index, so no arm label can collide with its column.
+    runs = sorted(cells)
+    frame = pd.DataFrame([cells[index] for index in runs], index=runs, columns=labels)
+    frame.index.name = "run"
+    return frame
 
 
 def _arms_without_measures(settings: Settings, experiment: StoredExperiment, key: str) -> None:
@@ -430,17 +471,17 @@ def _diff_view(analysis: ExperimentAnalysis, key: str) -> None:
         return
     word_a, word_b = first_difference(diff)
     st.markdown(
-        f"First divergence at **{word_position(diff.first_divergence_word)}** of run A: "
-        f"{_quoted(word_a)} in run A, {_quoted(word_b)} in run B. "
-        "Lines with `-` are only in run A, lines with `+` only in run B."
+        f"First divergence at **{word_position(diff.first_divergence_word)}** (counted in both "
+        f"runs, as the arms' measure counts): {_quoted(word_a)} in run A, {_quoted(word_b)} in "
+        "run B. In the diff below, lines with `-` are only in run A, lines with `+` only in run B."
     )
     st.code(diff_as_code(diff), language="diff", wrap_lines=True)
 
 
 def _quoted(word: str) -> str:
     """A word of model output inside Markdown: as inline code (shown literally), or "nothing"
-    where a run has none."""
-    return code_span(shorten(word, 40)) if word else "nothing"
+    where a run has none (it ended before)."""
+    return code_span(shorten(word, 40)) if word else "nothing (it ends before)"
 
 
 def _downloads(experiment: StoredExperiment, analysis: ExperimentAnalysis, key: str) -> None:

@@ -12,7 +12,7 @@ from seedscope.experiments import failure_summary, missing_runs
 from seedscope.settings import Settings
 from seedscope.store import StoredExperiment
 from seedscope.ui.launch import LaunchError, resume_generation
-from seedscope.ui.text import escape_markdown
+from seedscope.ui.text import count, escape_markdown
 
 STATUS_BADGES = {
     "complete": ("complete", "green"),
@@ -57,9 +57,9 @@ def _stopped_early(settings: Settings, experiment: StoredExperiment, key: str) -
     kept = len(experiment.completions)
     missing = missing_runs(experiment.spec, experiment.completions)
     st.warning(
-        f"{STOPPED_EARLY[experiment.summary.status]}: {kept} completed runs were kept and are "
-        f"shown below (also in History). {missing} runs are missing: **Resume** sends only "
-        "those.",
+        f"{STOPPED_EARLY[experiment.summary.status]}: {count(kept, 'completed run')} kept "
+        f"and shown below (also in History), {count(missing, 'run')} missing: **Resume** "
+        "sends only those.",
         icon=":material/pause_circle:",
     )
     notice_key = f"{key}_resume_problem_{experiment.id}"

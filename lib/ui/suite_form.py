@@ -58,10 +58,15 @@ def extractor_problems(kind: str, parameter: str) -> tuple[AnswerExtractor | Non
         return None, [f"answer extractor: {reason}" for reason in reasons]
 
 
-def _stored_suites(store: Store) -> dict[str, str]:
-    """Recent suite experiments (id -> label), newest first."""
+def _stored_suites(store: Store, chosen: str | None) -> dict[str, str]:
+    """Recent suite experiments (id -> label), newest first, and the one already chosen (it
+    may be older, loaded by History's Run again)."""
     try:
         summaries = store.list_experiments(kind="suite", limit=STORED_SUITES_LISTED)
+        if chosen and chosen not in {s.id for s in summaries}:
+            found = store.load_experiment(chosen)
+            if found is not None and found.kind == "suite":
+                summaries.append(found.summary)
     except StoreError:
         return {}
     return {
@@ -105,7 +110,7 @@ def suite_source(settings: Settings, store: Store) -> tuple[Suite | None, list[s
             if not typed.strip():
                 return None, ["cases: type at least one prompt (one per line)"]
             return suite_from_lines(typed, name="typed", limits=limits), []
-        choices = _stored_suites(store)
+        choices = _stored_suites(store, st.session_state.get(f"{KEY}_stored"))
         chosen = st.selectbox(
             "Suite",
             list(choices),

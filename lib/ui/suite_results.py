@@ -23,7 +23,7 @@ from seedscope.suites import SuiteSpec
 from seedscope.ui import resources
 from seedscope.ui.results import choose_embedder, render_results
 from seedscope.ui.status_banner import render_status_banner, status_badge
-from seedscope.ui.text import escape_markdown, shorten
+from seedscope.ui.text import count, escape_markdown, shorten
 
 LABELS = ("flaky", "unparseable", "answer-stable", "stable", "excluded")
 ALL_ARMS = "All arms"
@@ -175,7 +175,8 @@ def _header(experiment: StoredExperiment) -> None:
     st.markdown(
         f"#### {what} `{summary.id[:8]}` {status_badge(summary.status)}\n"
         f"{escape_markdown(shorten(spec.suite.name, 60))} · {len(spec.cases)} cases · "
-        f"{backend} · {summary.created_at:%Y-%m-%d %H:%M:%S} UTC · {summary.runs} runs{failed}"
+        f"{backend} · {summary.created_at:%Y-%m-%d %H:%M:%S} UTC · "
+        f"{count(summary.runs, 'run')}{failed}"
     )
     extractor = "none" if spec.extractor is None else spec.extractor.describe()
     st.caption(
@@ -346,7 +347,8 @@ def render_suite_results(settings: Settings, experiment: StoredExperiment, *, ke
         help="Mean pairwise cosine distance per case (embeds every distinct output once). "
         "Off: those cells stay empty; everything else is measured on the texts.",
     )
-    embedder_kind = choose_embedder(settings, key) if distances else None
+    ran_at = experiment.summary.base_url_host
+    embedder_kind = choose_embedder(settings, key, ran_at) if distances else None
     try:
         analysis = suite_analysis_for(settings, experiment, embedder_kind)
     except (resources.ResourceError, EmbeddingError) as exc:

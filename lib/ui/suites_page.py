@@ -22,6 +22,7 @@ from seedscope.ui.page_state import (
     generate,
 )
 from seedscope.ui.progress import render_job_progress, show_job_problem
+from seedscope.ui.run_again import show_loaded_notice
 from seedscope.ui.suite_form import KEY, extractor_section, render_suite_form
 from seedscope.ui.suite_results import render_suite_results
 from seedscope.ui.text import escape_markdown
@@ -125,6 +126,7 @@ def render_suites_page() -> None:
         "The reproducibility of a whole workload: every prompt of a suite, in every arm, N "
         "times, with per-case statistics and answer-level agreement."
     )
+    show_loaded_notice("ste")
     experiment_id = current_experiment_id(EXPERIMENT_KEY)
     job = resources.job_manager().job(experiment_id) if experiment_id else None
     running = job is not None and not job.snapshot().finished

@@ -71,3 +71,8 @@ def file_name_part(text: str, limit: int = 40) -> str:
     """A suite case id (or any user text) as part of a download's file name: letters, digits,
     `.`, `_` and `-` only, so no path separator or control character reaches the browser."""
     return _UNSAFE_IN_FILE_NAMES.sub("_", text).strip("._")[:limit] or "case"
+
+
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """`1 run`, `2 runs`: the noun agrees with the number."""
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"

@@ -12,7 +12,7 @@ from seedscope.spec import DEFAULT_PROMPT, DEFAULT_SYSTEM, LOCAL_SEED_MAX, prese
 from seedscope.ui import resources
 from seedscope.ui.diff import word_diff
 from seedscope.ui.results import analysis_for, finish_text, word_position
-from seedscope.ui.text import format_latency
+from seedscope.ui.text import count, format_latency
 
 from tests.app.app_support import finish_jobs, generate, page_text, problems, spec_for
 
@@ -403,7 +403,7 @@ def test_a_database_failure_mid_run_stops_and_keeps_what_was_saved(make_app, sto
     assert len([c for c in at.code if c.language != "diff"]) == 2
     (warning,) = [w.value for w in at.warning]
     assert warning.startswith("Generation was interrupted")
-    assert "2 completed runs were kept" in warning and "2 runs are missing" in warning
+    assert "2 completed runs kept" in warning and "2 runs missing" in warning
     assert [b.label for b in at.button if b.key and b.key.startswith("cmp_resume_")] == ["Resume"]
     assert "interrupted" in page_text(at)
 
@@ -458,7 +458,7 @@ def test_progress_cancel_and_resume_run_in_the_background(make_app, store, local
     kept = stored.summary.runs
     assert stored.summary.status == "cancelled" and 3 <= kept < 20
     (warning,) = [w.value for w in at.warning]
-    assert warning.startswith(f"Generation was cancelled: {kept} completed runs were kept")
+    assert warning.startswith(f"Generation was cancelled: {count(kept, 'completed run')} kept")
     assert stored.spec.prompt != "Edited while it runs."  # the job runs what was generated
 
     at.button(key=f"cmp_resume_{experiment_id}").click().run()

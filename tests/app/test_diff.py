@@ -54,3 +54,15 @@ def test_repeated_words_are_not_treated_as_noise():
     diff = word_diff(a, b)
     assert diff.first_divergence_word == 300
     assert first_difference(diff) == ("end", "stop")
+
+
+def test_divergence_is_positional_like_the_arm_measure_even_where_the_diff_aligns_an_insert():
+    """The issue's report: both runs begin with "The", yet the diff said "word 1 of run A:
+    `The` in run A, nothing in run B", because it aligned an inserted word."""
+    from seedscope.metrics import first_divergence_word
+
+    a, b = "The cat sat on the mat.", "The The cat sat on the mat."
+    diff = word_diff(a, b)
+    assert diff_as_code(diff).splitlines()[0] == "+ The"  # the alignment inserts a word
+    assert diff.first_divergence_word == first_divergence_word(a, b) == 1
+    assert first_difference(diff) == ("cat", "The")  # what each run has at word 2

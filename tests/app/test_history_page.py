@@ -50,7 +50,16 @@ def test_history_lists_experiments_newest_first_with_filters(make_app, store):
     assert listed(at) == [ids["remote"][:8], ids["venus"][:8], ids["mars"][:8]]
     (table,) = at.dataframe
     assert list(table.value["runs"]) == [4, 4, 4]
-    assert list(table.value["host"]) == ["127.0.0.1:8000", "", ""]
+    assert list(table.value["backend"]) == [
+        "openai/fake-model @ 127.0.0.1:8000",
+        "local/SmolLM2-135M-Instruct",
+        "local/SmolLM2-135M-Instruct",
+    ]
+    # What tells experiments of one prompt apart: kind, arms, max_tokens, status.
+    assert list(table.value["kind"]) == ["experiment"] * 3
+    assert list(table.value["arms"]) == ["none T0.7 ×2 · seed 123 T0 ×2"] * 3
+    assert list(table.value["max_tokens"]) == [8, 8, 8]
+    assert list(table.value["status"]) == ["complete"] * 3
 
     at.text_input(key="hist_prompt").set_value("VENUS").run()
     assert listed(at) == [ids["venus"][:8]]
@@ -155,7 +164,7 @@ def test_failed_runs_are_listed_with_their_reason_and_not_measured(make_app, sto
 
     assert not at.exception
     assert "RateLimitError: RateLimitError: the server said no" in [t.value for t in at.text]
-    assert any("1 failed runs" in c.value for c in at.caption)
+    assert any("1 failed run]" in c.value for c in at.caption)  # one run: "run", not "runs"
     assert [m.value for m in at.metric if m.label == "Distinct outputs"] == ["1/1", "1/2"]
 
 
@@ -260,3 +269,63 @@ def test_failed_experiments_are_listed_and_shown_as_failed(make_app, store):
         banner
     )
     assert not [b for b in at.button if b.key and "resume" in b.key]  # nothing to resume
+
+
+def test_status_and_kind_filters(make_app, store):
+    ids = seed_history(store)
+    store.finish_experiment(ids["venus"], "cancelled")
+    at = make_app("pages/history.py")
+    at.selectbox(key="hist_status").set_value("cancelled").run()
+    assert listed(at) == [ids["venus"][:8]]
+    at.selectbox(key="hist_status").set_value("All").run()
+    at.selectbox(key="hist_kind").set_value("suite").run()
+    assert "No experiment matches these filters" in at.info[0].value
+    at.selectbox(key="hist_kind").set_value("experiment").run()
+    assert len(listed(at)) == 3
+
+
+def test_run_again_loads_the_request_and_arms_into_the_compare_form(make_app, store):
+    spec = spec_for(
+        prompt="Name three moons.",
+        arms=[
+            {"label": "steady", "seed": 7, "temperature": 0.0, "runs": 3},
+            {"label": "loose", "seed": None, "temperature": 1.1, "runs": 2},
+        ],
+        max_tokens=12,
+    )
+    experiment_id = store_experiment(store, spec, {"steady": ["a", "a", "a"], "loose": ["b", "c"]})
+    at = make_app("pages/history.py")
+    at.selectbox(key="hist_open").set_value(experiment_id).run()
+    at.button(key=f"hist_run_again_{experiment_id}").click().run()
+    assert not at.exception
+    assert at.text_area(key="cmp_prompt").value == "Name three moons."
+    assert at.number_input(key="cmp_max_tokens").value == 12
+    assert at.selectbox(key="cmp_preset").value == "custom"
+    (editor,) = at.data_editor
+    assert list(editor.value["label"]) == ["steady", "loose"]
+    assert [s or None for s in editor.value["seed"]] == ["7", None]
+    assert list(editor.value["temperature"]) == [0.0, 1.1]
+    assert list(editor.value["runs"]) == [3, 2]
+    assert any(f"`{experiment_id[:8]}`" in info.value for info in at.info)
+    assert "5 runs in total, up to 12 tokens each" in at.success[0].value
+    assert store.count_experiments() == 1  # nothing ran
+
+
+def test_compare_with_puts_two_experiments_side_by_side(make_app, store):
+    ids = seed_history(store)
+    at = make_app("pages/history.py")
+    at.selectbox(key="hist_open").set_value(ids["venus"]).run()
+    at.selectbox(key="hist_compare_with").set_value(ids["mars"]).run()
+    assert not at.exception
+    frame = next(d.value for d in at.dataframe if "measure" in d.value.columns)
+    venus, mars = ids["venus"][:8], ids["mars"][:8]
+    rows = {(r["arm"], r["measure"]): r for r in frame.to_dict("records")}
+    assert rows[("seeded", "distinct outputs")][venus] == "1"
+    assert rows[("unseeded", "distinct outputs")][venus] == "2"
+    assert rows[("seeded", "TARr")][mars] == "1"
+    distance = float(rows[("seeded", "distance between the two")][venus])
+    assert distance > 0.1  # "Hot." against a Mars news line
+    assert any(m.label.startswith(f"Mean distance between {venus} and {mars}") for m in at.metric)
+    # Offered: the other listed experiments, not the opened one itself.
+    options = at.selectbox(key="hist_compare_with").options
+    assert [option[:8] for option in options] == [ids["remote"][:8], mars]

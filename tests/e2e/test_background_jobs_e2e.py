@@ -90,7 +90,8 @@ def test_cancel_keeps_the_runs_in_flight(app_server, page_factory):
     assert max(c.started_at + timedelta(seconds=c.latency_s) for c in experiment.completions) > (
         clicked_at
     )
-    expect(page.get_by_text(f"{summary.runs} completed runs were kept")).to_be_visible()
+    kept = f"{summary.runs} completed run{'' if summary.runs == 1 else 's'} kept"
+    expect(page.get_by_text(kept)).to_be_visible()
     expect(page.get_by_role("button", name="Resume")).to_be_visible()
     expect(page.get_by_text("of 20 runs stored").first).to_be_visible()
     screenshot(page, "compare-cancelled")

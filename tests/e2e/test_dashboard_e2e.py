@@ -81,7 +81,7 @@ def test_cookbook_run_history_and_fingerprints_in_a_real_browser(app_server, pag
 
     # History: the experiment is there at once; opening it shows the same results view.
     go_to(page, "History")
-    expect(page.get_by_text("1 experiments, newest first.")).to_be_visible()
+    expect(page.get_by_text("1 experiment, newest first.")).to_be_visible()
     choose(page, "Open an experiment", summary.id[:8])
     see_results(page)
     expect(page.get_by_text(stored.completions[-1].text, exact=True).first).to_be_visible()
