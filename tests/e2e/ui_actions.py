@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 LONG = 240_000  # ms: a generation on 2 shared CPU cores, plus first-time model loads
 
@@ -53,8 +54,18 @@ def choose(page: Page, label: str, option: str) -> None:
     field = page.get_by_label(label, exact=True)
     field.scroll_into_view_if_needed()
     page.wait_for_timeout(300)
-    field.click()
-    page.get_by_role("option", name=option).first.click()
+    wanted = page.get_by_role("option", name=option).first
+    for attempt in range(3):  # a rerun that lands just then can close the menu again
+        field.click()
+        try:
+            wanted.wait_for(state="visible", timeout=5_000)
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+            wait_until_idle(page)
+    wanted.click()
     wait_until_idle(page)
 
 
