@@ -2,9 +2,11 @@
 
 import streamlit as st
 from seedscope.ui.resources import settings_or_stop
-from seedscope.ui.sidebar import render_backend_status
+from seedscope.ui.sidebar import render_backend_status, render_visitor_status
+from seedscope.ui.visitor import require_login
 
 st.set_page_config(page_title="Seedscope", page_icon="🎲", layout="wide")
+require_login()  # with [auth] configured, nothing else shows until the visitor logs in
 
 navigation = st.navigation(
     [
@@ -17,5 +19,7 @@ navigation = st.navigation(
         st.Page("pages/about.py", title="About", icon=":material/info:"),
     ]
 )
-render_backend_status(settings_or_stop())
+settings = settings_or_stop()
+render_visitor_status(settings)
+render_backend_status(settings)
 navigation.run()

@@ -104,11 +104,18 @@ def final_status(spec: AnySpec, completions: Sequence[Completion], cancelled: bo
 
 
 def create_experiment(
-    store: Store, spec: AnySpec, provider: Provider, *, label: str | None = None
+    store: Store,
+    spec: AnySpec,
+    provider: Provider,
+    *,
+    label: str | None = None,
+    started_by: str | None = None,
 ) -> str:
     """Store a new `running` experiment (kind 'suite' for a SuiteSpec) for `spec` on
-    `provider`'s backend; returns its id."""
-    return store.create_experiment(spec, base_url_host=provider.base_url_host, label=label)
+    `provider`'s backend; returns its id. `started_by`: the logged-in user, if any."""
+    return store.create_experiment(
+        spec, base_url_host=provider.base_url_host, label=label, started_by=started_by
+    )
 
 
 def run_experiment(

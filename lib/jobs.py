@@ -89,9 +89,11 @@ class Job:
         *,
         previous: Sequence[Completion],
         concurrency: int | None,
+        owner: str | None = None,
     ) -> None:
         self.experiment_id = experiment_id
         self.spec = spec
+        self.owner = owner  # who started it (a session or a user), for per-session budgets
         self.queued = provider.name == "local"  # the embedded model: one job at a time
         self._manager = manager
         self._store = store
@@ -230,11 +232,23 @@ class JobManager:
         *,
         concurrency: int | None = None,
         label: str | None = None,
+        owner: str | None = None,
+        started_by: str | None = None,
     ) -> Job:
         """Store a new experiment for `spec` and run it in the background. The experiment
-        exists (status `running`) when this returns; raises StoreError if it cannot be saved."""
-        experiment_id = create_experiment(store, spec, provider, label=label)
-        job = Job(self, store, experiment_id, spec, provider, previous=(), concurrency=concurrency)
+        exists (status `running`) when this returns; raises StoreError if it cannot be saved.
+        `owner`: the session or user the job counts for; `started_by`: the logged-in user."""
+        experiment_id = create_experiment(store, spec, provider, label=label, started_by=started_by)
+        job = Job(
+            self,
+            store,
+            experiment_id,
+            spec,
+            provider,
+            previous=(),
+            concurrency=concurrency,
+            owner=owner,
+        )
         return self._submit(job)
 
     def resume(
@@ -244,12 +258,20 @@ class JobManager:
         provider: Provider,
         *,
         concurrency: int | None = None,
+        owner: str | None = None,
     ) -> Job:
         """Send only the runs a cancelled or interrupted experiment is missing, in the
         background. Raises ResumeError (nothing changed) when it cannot be resumed."""
         spec, previous = start_resume(store, experiment_id)
         job = Job(
-            self, store, experiment_id, spec, provider, previous=previous, concurrency=concurrency
+            self,
+            store,
+            experiment_id,
+            spec,
+            provider,
+            previous=previous,
+            concurrency=concurrency,
+            owner=owner,
         )
         return self._submit(job)
 
@@ -258,10 +280,14 @@ class JobManager:
         with self._turns:
             return self._jobs.get(experiment_id)
 
-    def active_jobs(self) -> list[Job]:
-        """Jobs waiting or running, oldest first."""
+    def active_jobs(self, owner: str | None = None) -> list[Job]:
+        """Jobs waiting or running, oldest first; of one owner if given."""
         with self._turns:
-            return [job for job in self._jobs.values() if job._finished_at is None]
+            return [
+                job
+                for job in self._jobs.values()
+                if job._finished_at is None and (owner is None or job.owner == owner)
+            ]
 
     def _submit(self, job: Job) -> Job:
         with self._turns:

@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     allowed_base_urls: Annotated[tuple[str, ...], NoDecode] = Field(
         (), alias="SEEDSCOPE_ALLOWED_BASE_URLS"
     )
+    # Budgets for visitors (seedscope.budgets); unset: no limit.
+    max_jobs_per_session: int | None = Field(None, alias="SEEDSCOPE_MAX_JOBS_PER_SESSION", gt=0)
+    max_runs_per_hour: int | None = Field(None, alias="SEEDSCOPE_MAX_RUNS_PER_HOUR", gt=0)
+    max_tokens_per_day: int | None = Field(None, alias="SEEDSCOPE_MAX_TOKENS_PER_DAY", gt=0)
     # The address Streamlit listens on, as its own environment variable sets it; a
     # non-loopback one switches shared mode on (see `shared_mode`).
     streamlit_server_address: str | None = Field(None, alias="STREAMLIT_SERVER_ADDRESS")

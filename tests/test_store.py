@@ -658,7 +658,7 @@ def test_recover_treats_other_hosts_by_inactivity(url):
 def test_new_database_is_at_head_and_matches_the_table_definitions(store, url):
     engine = create_engine(resolve_url(url))
     try:
-        assert current_revision(engine) == head_revision() == "0004"
+        assert current_revision(engine) == head_revision() == "0005"
         with engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), metadata)
         assert differences == []
@@ -847,7 +847,7 @@ def test_upgrade_from_revision_0003_keeps_every_run_and_stores_suites(url):
     with Store.open(url) as store:
         engine = create_engine(resolve_url(url))
         try:
-            assert current_revision(engine) == head_revision() == "0004"
+            assert current_revision(engine) == head_revision() == "0005"
             with engine.connect() as connection:
                 differences = compare_metadata(MigrationContext.configure(connection), metadata)
                 stored = connection.execute(

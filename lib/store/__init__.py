@@ -22,7 +22,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Unpack
 
@@ -55,10 +55,18 @@ from seedscope.store.records import (
     DriftPoint,
     ExperimentSummary,
     FingerprintSpan,
+    Spending,
     StoredExperiment,
     TimelineRow,
 )
-from seedscope.store.schema import EXPERIMENT_KINDS, NO_CASE, embedding_cache, experiments, runs
+from seedscope.store.schema import (
+    EXPERIMENT_KINDS,
+    NO_CASE,
+    embedding_cache,
+    experiments,
+    runs,
+    spending,
+)
 from seedscope.suites import SuiteSpec
 from sqlalchemy import Connection, Row, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -70,6 +78,7 @@ __all__ = [
     "ExperimentSummary",
     "FingerprintSpan",
     "RunFilters",
+    "Spending",
     "Store",
     "StoreError",
     "StoredExperiment",
@@ -170,11 +179,12 @@ class Store:
         base_url_host: str | None,
         label: str | None = None,
         kind: str | None = None,
+        started_by: str | None = None,
     ) -> str:
         """Store a new `running` experiment for a validated spec; returns its id.
 
         `kind` defaults to 'suite' for a SuiteSpec and 'experiment' otherwise; imports pass
-        'import'.
+        'import'. `started_by`: the logged-in user who started it from the page, if any.
         """
         kind = kind or ("suite" if isinstance(spec, SuiteSpec) else "experiment")
         if kind not in EXPERIMENT_KINDS or (kind == "experiment") != isinstance(
@@ -199,6 +209,7 @@ class Store:
             "owner_host": _HOST,
             "owner_pid": os.getpid(),
             "kind": kind,
+            "started_by": started_by,
         }
         self._write("saving an experiment", lambda c: c.execute(experiments.insert(), values))
         self._context[experiment_id] = _RequestContext.of(spec, kind, host)
@@ -407,6 +418,32 @@ class Store:
         if len(ids) > 1:
             raise StoreError(f"experiment id {prefix!r} is ambiguous; give more characters")
         return ids[0] if ids else None
+
+    # -- spending (budgets) ------------------------------------------------------------------
+
+    def record_spending(self, spent: Spending) -> None:
+        """Note a start or resume from the page (seedscope.budgets counts these rows)."""
+        values = asdict(spent)
+        self._write("recording spending", lambda c: c.execute(spending.insert(), values))
+
+    def spending_since(
+        self, since: datetime, *, owner: str | None = None, paid_only: bool = False
+    ) -> list[Spending]:
+        """Spending at or after `since`, oldest first; of one owner, or of paid backends."""
+        query = select(
+            spending.c.at,
+            spending.c.owner,
+            spending.c.experiment_id,
+            spending.c.runs,
+            spending.c.worst_case_tokens,
+            spending.c.paid,
+        ).where(spending.c.at >= since)
+        if owner is not None:
+            query = query.where(spending.c.owner == owner)
+        if paid_only:
+            query = query.where(spending.c.paid.is_(True))
+        rows = self._read("reading spending", lambda c: c.execute(query.order_by(spending.c.at)))
+        return [Spending(**row._mapping) for row in rows]
 
     def load_specs(self, experiment_ids: Sequence[str]) -> dict[str, ExperimentSpec | SuiteSpec]:
         """The specs of these experiments (without their runs), by id; unknown ids are left out."""

@@ -110,6 +110,7 @@ def history_query(
             run_count,
             failed_count,
             experiments.c.kind,
+            experiments.c.started_by,
         )
         .where(*_experiment_filters(filters))
         .order_by(experiments.c.created_at.desc(), experiments.c.id.desc())

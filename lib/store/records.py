@@ -32,6 +32,7 @@ class ExperimentSummary:
     runs: int
     failed_runs: int
     kind: str = "experiment"  # experiment | suite | import
+    started_by: str | None = None  # the logged-in user who started it from the page
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (timestamps as ISO 8601 with +00:00)."""
@@ -166,3 +167,15 @@ class DriftPoint:
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class Spending:
+    """One start or resume from the page, as the budgets count it (seedscope.budgets)."""
+
+    at: datetime
+    owner: str  # the logged-in user, or the browser session
+    experiment_id: str | None
+    runs: int
+    worst_case_tokens: int  # runs x max_tokens: completion tokens at most
+    paid: bool  # served by a paid backend (the configured OpenAI-compatible one)

@@ -12,6 +12,7 @@ from typing import Any
 from seedscope.providers.base import clean_text
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -98,6 +99,8 @@ experiments = Table(
     Column("owner_pid", Integer(), nullable=True),
     # What spec_json holds: an ExperimentSpec, a SuiteSpec, or an imported suite (revision 0004).
     Column("kind", String(16), nullable=False, server_default="experiment"),
+    # The logged-in user who started it from the page (email, else subject; revision 0005).
+    Column("started_by", CleanString(320), nullable=True),
     # Widened by revision 0003 (`failed`); tests compare it with the database's own.
     CheckConstraint(
         "status IN ('running', 'complete', 'failed', 'cancelled', 'interrupted')",
@@ -153,6 +156,22 @@ runs = Table(
     Index("ix_runs_provider_model_started_at", "provider", "model", "started_at"),
     Index("ix_runs_started_at", "started_at"),
     Index("ix_runs_request_key_started_at", "request_key", "started_at"),
+)
+
+# One row per start or resume from the page, for the budgets (revision 0005): kept when the
+# experiment is deleted, so deleting cannot reset a budget.
+spending = Table(
+    "spending",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("owner", CleanString(320), nullable=False),  # the user, or the browser session
+    Column("experiment_id", String(32), nullable=True),
+    Column("runs", Integer(), nullable=False),
+    Column("worst_case_tokens", BigInteger(), nullable=False),
+    Column("paid", Boolean(), nullable=False),
+    Index("ix_spending_at", "at"),
+    Index("ix_spending_owner_at", "owner", "at"),
 )
 
 embedding_cache = Table(

@@ -27,6 +27,9 @@ COLUMNS = {
     "max_tokens": st.column_config.NumberColumn("max_tokens", width=80),
     "backend": st.column_config.TextColumn("backend", width=220),
     "created (UTC)": st.column_config.DatetimeColumn("created (UTC)", width=150),
+    "started by": st.column_config.TextColumn(
+        "started by", width=160, help="The logged-in user (only when a login is configured)"
+    ),
 }
 
 
@@ -63,6 +66,7 @@ def summary_table(
                 "max_tokens": None if spec is None else spec.max_tokens,
                 "backend": backend_text(s),
                 "created (UTC)": s.created_at.replace(tzinfo=None),
+                "started by": s.started_by or "",
             }
         )
     return pd.DataFrame(rows, columns=list(COLUMNS))

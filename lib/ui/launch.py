@@ -6,13 +6,17 @@ page that started it may be edited, left or reloaded while it runs.
 
 from __future__ import annotations
 
-from seedscope.experiments import ResumeError, check_resumable
+from collections.abc import Callable
+
+from seedscope.budgets import BudgetExceeded, Budgets, Request
+from seedscope.experiments import ResumeError, check_resumable, missing_runs
 from seedscope.jobs import Job
 from seedscope.providers.base import Provider
 from seedscope.settings import Settings
 from seedscope.store import Store, StoredExperiment, StoreError
 from seedscope.suites import AnySpec
 from seedscope.ui import resources
+from seedscope.ui.visitor import Visitor, current_visitor
 
 TYPED_IN_THE_PAGE = "typed in the page"  # where a base URL came from, as errors name it
 
@@ -57,26 +61,63 @@ def _store(settings: Settings) -> Store:
         raise LaunchError(str(exc)) from exc
 
 
-def start_generation(settings: Settings, spec: AnySpec, base_url: str | None) -> Job:
+def _budgets(settings: Settings, store: Store) -> Budgets:
+    jobs = resources.job_manager()
+    return Budgets(settings, store, active_jobs=lambda owner: len(jobs.active_jobs(owner)))
+
+
+def _record_or_cancel(record: Callable[[str | None], None], job: Job, experiment_id: str) -> None:
+    """Count a started job for the budgets; a job that cannot be counted must not run."""
+    try:
+        record(experiment_id)
+    except StoreError:
+        job.cancel()
+        raise
+
+
+def _request(visitor: Visitor, runs: int, spec: AnySpec, paid: bool) -> Request:
+    return Request(visitor.owner, runs, runs * spec.max_tokens, paid)
+
+
+def start_generation(
+    settings: Settings, spec: AnySpec, base_url: str | None, visitor: Visitor | None = None
+) -> Job:
     """A new experiment for `spec`, generating in the background. `base_url` is the one the
-    form holds (the configured one unless a visitor typed another)."""
+    form holds (the configured one unless a visitor typed another). Refused (LaunchError,
+    nothing stored or sent) when it would pass a budget (seedscope.budgets)."""
+    visitor = visitor or current_visitor()
     typed = base_url is not None and base_url != settings.openai_base_url
     provider = _provider(settings, spec, base_url, TYPED_IN_THE_PAGE if typed else None)
     store = _store(settings)
+    # Paid: the configured backend, which gets the operator's key (a typed URL gets none).
+    request = _request(visitor, spec.total_runs, spec, spec.provider == "openai" and not typed)
     try:
-        return resources.job_manager().start(
-            store, spec, provider, concurrency=concurrency_for(settings, spec.provider)
-        )
+        with _budgets(settings, store).spend(request) as record:
+            job = resources.job_manager().start(
+                store,
+                spec,
+                provider,
+                concurrency=concurrency_for(settings, spec.provider),
+                owner=visitor.owner,
+                started_by=visitor.user,
+            )
+            _record_or_cancel(record, job, job.experiment_id)
+            return job
+    except BudgetExceeded as exc:
+        raise LaunchError(str(exc)) from exc
     except StoreError as exc:
         raise LaunchError(f"The experiment could not be saved: {exc}") from exc
 
 
-def resume_generation(settings: Settings, experiment: StoredExperiment) -> Job:
+def resume_generation(
+    settings: Settings, experiment: StoredExperiment, visitor: Visitor | None = None
+) -> Job:
     """Send the runs a cancelled or interrupted experiment is missing, in the background.
 
     A remote experiment resumes on the configured backend only if that is where it ran: the
-    store keeps the host, not a URL a visitor typed.
+    store keeps the host, not a URL a visitor typed. The missing runs count for the budgets.
     """
+    visitor = visitor or current_visitor()
     try:
         check_resumable(experiment, experiment.id)
     except ResumeError as exc:
@@ -91,10 +132,21 @@ def resume_generation(settings: Settings, experiment: StoredExperiment) -> Job:
             f"resume it from the command line: seedscope resume {experiment.id[:12]}"
         )
     store = _store(settings)
+    missing = missing_runs(spec, experiment.completions)
+    request = _request(visitor, missing, spec, spec.provider == "openai")
     try:
-        return resources.job_manager().resume(
-            store, experiment.id, provider, concurrency=concurrency_for(settings, spec.provider)
-        )
+        with _budgets(settings, store).spend(request) as record:
+            job = resources.job_manager().resume(
+                store,
+                experiment.id,
+                provider,
+                concurrency=concurrency_for(settings, spec.provider),
+                owner=visitor.owner,
+            )
+            _record_or_cancel(record, job, experiment.id)
+            return job
+    except BudgetExceeded as exc:
+        raise LaunchError(str(exc)) from exc
     except ResumeError as exc:
         raise LaunchError(f"{exc}.") from exc
     except StoreError as exc:

@@ -7,6 +7,7 @@ from seedscope.settings import Settings
 from seedscope.spec import LOCAL_CHAT_MODEL
 from seedscope.ui import resources
 from seedscope.ui.text import code_span
+from seedscope.ui.visitor import logged_in_user, shared_mode
 
 
 def render_backend_status(settings: Settings) -> None:
@@ -40,3 +41,20 @@ def render_backend_status(settings: Settings) -> None:
         sidebar.error(str(exc))
     else:
         sidebar.caption(f"Database: {code_span(location)}")
+
+
+def render_visitor_status(settings: Settings) -> None:
+    """Who is logged in (with Log out), or, when others can reach the page without a login,
+    that anyone can use it."""
+    sidebar = st.sidebar
+    user = logged_in_user()
+    if user is not None:
+        sidebar.caption(f"Logged in as {code_span(user)}")
+        sidebar.button("Log out", on_click=st.logout, icon=":material/logout:", key="logout")
+    elif shared_mode(settings):
+        sidebar.warning(
+            "Shared mode without a login: anyone who can reach this page can use it, within "
+            "the budgets. Configure [auth] in .streamlit/secrets.toml to require a login "
+            "(see the README's deployment guide).",
+            icon=":material/public:",
+        )

@@ -26,6 +26,8 @@ def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'app.db'}"
     monkeypatch.setenv("SEEDSCOPE_DATABASE_URL", url)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # As .streamlit/config.toml has it (AppTest reads no config file): loopback, not shared.
+    monkeypatch.setenv("STREAMLIT_SERVER_ADDRESS", "127.0.0.1")
     workdir = tmp_path / "cwd"
     workdir.mkdir()
     monkeypatch.chdir(workdir)
