@@ -5,6 +5,7 @@
     python -m seedscope compare --spec FILE.toml|FILE.json
     python -m seedscope history [--kind experiment|suite|import] [--format table|json]
     python -m seedscope export ID [--dir DIR] [--spec FILE.toml|FILE.json]
+    python -m seedscope report ID --html FILE [--case CASE_ID] [--no-embed]
     python -m seedscope resume ID [--base-url URL] [--format table|json] [--csv DIR]
     python -m seedscope probe --config probes.toml [--fail-on-drift]
     python -m seedscope suite run FILE [--preset ...|--arm ...] --runs N [--answer-regex R |
@@ -22,7 +23,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from seedscope.cli.commands import cmd_compare, cmd_export, cmd_history, cmd_probe, cmd_resume
+from seedscope.cli.commands import (
+    cmd_compare,
+    cmd_export,
+    cmd_history,
+    cmd_probe,
+    cmd_report,
+    cmd_resume,
+)
 from seedscope.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from seedscope.cli.parser import UsageError, build_parser
 from seedscope.cli.specs import spec_from_args
@@ -39,6 +47,7 @@ COMMANDS = {
     "compare": cmd_compare,
     "history": cmd_history,
     "export": cmd_export,
+    "report": cmd_report,
     "resume": cmd_resume,
     "probe": cmd_probe,
     "suite": cmd_suite,

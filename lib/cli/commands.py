@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from seedscope.cli.errors import EXIT_FAILED, EXIT_OK, CliError
@@ -212,6 +213,50 @@ def _export_suite(args: argparse.Namespace, settings: Settings, store, stored, o
     for path in paths.values():
         out.write(f"{path}\n")
     return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings, out, err) -> int:
+    """Write one stored experiment (or one suite case) as a self-contained HTML report."""
+    from seedscope.report import render_report
+
+    path = Path(args.html)
+    _check_writable(path)  # refused before minutes of embedding, not after
+    store = _open_store(settings)
+    try:
+        experiment_id = store.resolve_id(args.experiment_id) or args.experiment_id
+    except StoreError as exc:  # an ambiguous short id is bad input
+        raise CliError(str(exc)) from None
+    stored = store.load_experiment(experiment_id)
+    if stored is None:
+        raise CliError(f"no experiment {args.experiment_id!r}: see `python -m seedscope history`")
+    if args.case is not None:
+        try:
+            stored = stored.case_view(args.case)
+        except (KeyError, ValueError) as exc:
+            raise CliError(f"--case: {exc.args[0]}") from None
+    if args.no_embed and (stored.kind == "experiment" or stored.case_id is not None):
+        raise CliError(
+            "--no-embed: the measures of a plain experiment or one case need the embedding "
+            "distances; leave it out (or choose --embedder)"
+        )
+    embedder = None if args.no_embed else _embedder(settings, args.embedder, store)
+    text = render_report(stored, embedder=embedder)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"--html {path}: cannot be written ({error.strerror})") from None
+    out.write(f"{path}\n")
+    return EXIT_OK
+
+
+def _check_writable(path: Path) -> None:
+    folder = path.parent
+    if path.is_dir():
+        raise CliError(f"--html {path}: is a directory; give a file name such as report.html")
+    if not folder.is_dir():
+        raise CliError(f"--html {path}: no folder {folder}; create it first")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CliError(f"--html {path}: cannot be written (permission denied)")
 
 
 def cmd_probe(args: argparse.Namespace, settings: Settings, out, err) -> int:

@@ -99,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--embedder", choices=("local", "openai"), default="local")
 
+    report = commands.add_parser(
+        "report", help="write a stored experiment as one self-contained HTML file"
+    )
+    report.add_argument("experiment_id", help="its id, or the first characters (see history)")
+    report.add_argument("--html", metavar="FILE", required=True, help="the report file to write")
+    report.add_argument("--case", metavar="CASE_ID", help="only this case of a suite or import")
+    report.add_argument("--embedder", choices=("local", "openai"), default="local")
+    report.add_argument(
+        "--no-embed",
+        action="store_true",
+        help="suites and imports: skip the embedding distances (shown as -)",
+    )
+
     resume = commands.add_parser(
         "resume", help="send only the missing runs of a cancelled or interrupted experiment"
     )
