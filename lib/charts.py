@@ -23,16 +23,17 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 from seedscope.analysis import ArmAnalysis, ExperimentAnalysis
+from seedscope.fingerprints import NOT_REPORTED, FingerprintChange, series_label
 from seedscope.metrics import upper_triangle
 
 SNIPPET_CHARS = 80
 CELL_VALUES_MAX_RUNS = 12  # print distances inside heatmap cells up to this many runs
-NOT_REPORTED = "not reported"
 NOT_REPORTED_COLOR = "#9e9e9e"
 TIMELINE_COLUMNS = (
     "started_at",
     "provider",
     "model",
+    "base_url_host",
     "system_fingerprint",
     "arm_label",
     "requested_seed",
@@ -230,30 +231,34 @@ def _timeline_frame(rows: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"fingerprint rows lack columns: {', '.join(missing)}")
     frame = rows.loc[:, list(TIMELINE_COLUMNS)].copy()
-    frame["started_at"] = pd.to_datetime(frame["started_at"])
-    frame["series"] = frame["provider"].astype(str) + "/" + frame["model"].astype(str)
+    frame["started_at"] = [_utc(value) for value in frame["started_at"]]
+    # The series key (provider, model, host or None), as the store's change events name it.
+    frame["key"] = [
+        (str(provider), str(model), None if _missing(host) or not host else str(host))
+        for provider, model, host in zip(
+            frame["provider"], frame["model"], frame["base_url_host"], strict=True
+        )
+    ]
+    frame["series"] = [series_label(*key) for key in frame["key"]]
+    frame["row"] = [_series_row(*key) for key in frame["key"]]
     frame["fingerprint"] = [
         NOT_REPORTED if _missing(fp) else str(fp) for fp in frame["system_fingerprint"]
     ]
     return frame.sort_values("started_at", kind="stable")
 
 
-def fingerprint_change_times(rows: pd.DataFrame) -> pd.DataFrame:
-    """Where each provider/model's fingerprint differs from its previous run, by time.
+def _utc(value: object) -> pd.Timestamp:
+    """A time as naive UTC, for runs and change events alike: stored times are UTC-aware, a
+    naive time is taken to be UTC already."""
+    stamp = pd.Timestamp(value)
+    return stamp if stamp.tzinfo is None else stamp.tz_convert("UTC").tz_localize(None)
 
-    Columns: started_at, series ("provider/model"), previous_fingerprint, fingerprint, with
-    "not reported" standing for None (a change to or from it counts). Empty input, or no
-    change, gives an empty frame with those columns.
-    """
-    columns = ["started_at", "series", "previous_fingerprint", "fingerprint"]
-    if rows.empty:
-        return pd.DataFrame(columns=columns)
-    frame = _timeline_frame(rows)
-    frame["previous_fingerprint"] = frame.groupby("series", sort=False)["fingerprint"].shift()
-    changed = frame["previous_fingerprint"].notna() & (
-        frame["previous_fingerprint"] != frame["fingerprint"]
-    )
-    return frame.loc[changed, columns].reset_index(drop=True)
+
+def _series_row(provider: str, model: str, host: str | None) -> str:
+    """A series' row label on the timeline, escaped: provider/model, the host on a second line
+    (a long label on one line would squeeze the plot at laptop width)."""
+    name = plain(f"{provider}/{model}")
+    return f"{name}<br>@ {plain(host)}" if host else name
 
 
 def _missing(value: object) -> bool:
@@ -268,12 +273,33 @@ def _optional(value: object) -> str:
     return plain(int(value) if isinstance(value, float) else value)
 
 
-def fingerprint_timeline(rows: pd.DataFrame) -> go.Figure:
-    """Runs over time per provider/model: colour = system fingerprint, symbol = arm.
+CHANGE_EVENT = "change event"
+CHANGE_EVENT_COLOR = "#777777"  # reads on the light and the dark theme
+# Sizing only (plotly lays the legend out itself): a legend group (one fingerprint, a line per
+# arm) is about 19 px a line plus a 10 px gap, and a row of the legend holds about 3 groups
+# where the chart is narrowest (about 700 px in a 1024 px window). The legend has a margin of
+# its own under the axis, so more rows than estimated shrink the plot; they never cover it.
+_LEGEND_GROUPS_PER_ROW = 3
+_LEGEND_LINE_PX = 19
+_LEGEND_GAP_PX = 10
+_SERIES_ROW_PX = 64
+_TOP_PX = 56  # the title
+_AXIS_PX = 80  # two-line date ticks and the axis title
+
+
+def fingerprint_timeline(
+    rows: pd.DataFrame, changes: Sequence[FingerprintChange] = ()
+) -> go.Figure:
+    """Runs over time, one row per series (provider/model @ host): colour = system fingerprint,
+    symbol = arm; a grey vertical bar on a series' row marks each of `changes`.
 
     `rows` needs the TIMELINE_COLUMNS; None (or NaN) fingerprints show as "not reported".
     Give seed columns as object or Int64 dtype: a float64 column cannot hold every int64 seed.
-    A dotted vertical line marks each time a model's fingerprint changed.
+    `changes` are the store's change events (`Store.fingerprint_events`, defined in
+    seedscope.fingerprints): the chart marks them and never works out changes of its own, so
+    it agrees with the page's count and list. An event outside the runs drawn (another series,
+    or after the last run of a truncated timeline) is not marked.
+    The legend sits under the plot, in its own margin below the date labels and axis title.
     """
     if rows.empty:
         return empty_figure("No runs recorded yet", "System fingerprint over time")
@@ -285,6 +311,9 @@ def fingerprint_timeline(rows: pd.DataFrame) -> go.Figure:
     colors[NOT_REPORTED] = NOT_REPORTED_COLOR
     arms = list(dict.fromkeys(frame["arm_label"].astype(str)))
     symbols = {arm: _SYMBOLS[i % len(_SYMBOLS)] for i, arm in enumerate(arms)}
+    # Rows in the order of the page's tables: provider, model, then host (none first).
+    keys = sorted(set(frame["key"]), key=lambda k: (k[0], k[1], k[2] is not None, k[2] or ""))
+    row_of = {key: _series_row(*key) for key in keys}
     fig = go.Figure()
     for (fingerprint, arm), group in frame.groupby(
         ["fingerprint", frame["arm_label"].astype(str)], sort=False
@@ -299,7 +328,7 @@ def fingerprint_timeline(rows: pd.DataFrame) -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=group["started_at"],
-                y=group["series"].map(plain),
+                y=group["row"],
                 mode="markers",
                 name=f"{plain(fingerprint)} · {plain(arm)}",
                 legendgroup=plain(fingerprint),
@@ -308,25 +337,70 @@ def fingerprint_timeline(rows: pd.DataFrame) -> go.Figure:
                 hoverinfo="text",
             )
         )
-    for change in fingerprint_change_times(rows).itertuples():
-        fig.add_shape(
-            type="line",
-            x0=change.started_at,
-            x1=change.started_at,
-            y0=0,
-            y1=1,
-            xref="x",
-            yref="paper",
-            line={"dash": "dot", "width": 1, "color": "#555555"},
-            name=plain(f"{change.series}: {change.previous_fingerprint} -> {change.fingerprint}"),
+    first, last = frame["started_at"].min(), frame["started_at"].max()
+    marked = [
+        c
+        for c in changes
+        if (c.provider, c.model, c.base_url_host or None) in row_of
+        and first <= _utc(c.started_at) <= last
+    ]
+    if marked:
+        fig.add_trace(
+            go.Scatter(
+                x=[_utc(c.started_at) for c in marked],
+                y=[row_of[(c.provider, c.model, c.base_url_host or None)] for c in marked],
+                mode="markers",
+                name=CHANGE_EVENT,
+                marker={
+                    "symbol": "line-ns-open",
+                    "size": 30,
+                    "color": CHANGE_EVENT_COLOR,
+                    "line": {"width": 2, "color": CHANGE_EVENT_COLOR},
+                },
+                hovertext=[_change_hover(c) for c in marked],
+                hoverinfo="text",
+            )
         )
+    groups = len(fingerprints) + (1 if marked else 0)
+    group_px = _LEGEND_LINE_PX * len(arms) + _LEGEND_GAP_PX
+    legend_px = _LEGEND_LINE_PX + group_px * -(-groups // _LEGEND_GROUPS_PER_ROW)
     fig.update_layout(
-        title="System fingerprint over time",
-        legend_title_text="fingerprint · arm",
+        title={"text": "System fingerprint over time", "automargin": True, "pad": {"t": 8}},
+        legend={
+            "title": {"text": "fingerprint · arm", "side": "top"},
+            "orientation": "h",
+            # In container coordinates plotly reserves a margin of its own for the legend,
+            # under the margin the axis' tick labels and title take: they cannot overlap.
+            "xref": "container",
+            "x": 0,
+            "xanchor": "left",
+            "yref": "container",
+            "y": 0,
+            "yanchor": "bottom",
+        },
+        margin={"t": _TOP_PX},
+        height=_TOP_PX + max(200, _SERIES_ROW_PX * len(keys)) + _AXIS_PX + legend_px,
+        hovermode="closest",
     )
-    fig.update_xaxes(title_text="time")
-    fig.update_yaxes(title_text="provider/model", type="category")
+    fig.update_xaxes(title_text="time (UTC)", type="date", automargin=True)
+    fig.update_yaxes(
+        title_text="series (provider/model @ host)",
+        type="category",
+        categoryorder="array",
+        categoryarray=[row_of[key] for key in keys],
+        autorange="reversed",
+        automargin=True,
+    )
     return fig
+
+
+def _change_hover(change: FingerprintChange) -> str:
+    return (
+        f"{_utc(change.started_at):%Y-%m-%d %H:%M:%S}<br>change event · "
+        f"{plain(change.series)}<br>fingerprint {plain(change.describe())}"
+        f"<br>{change.runs_before} runs before (the last at "
+        f"{_utc(change.previous_seen):%Y-%m-%d %H:%M:%S}), {change.runs_after} after"
+    )
 
 
 DRIFT_COLUMNS = (

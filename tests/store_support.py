@@ -76,7 +76,9 @@ def fresh_postgres_url(request: pytest.FixtureRequest) -> str:
     name = f"seedscope_t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        # From template0: copying template1 fails while any other session (a parallel test
+        # run creating its own database, say) is connected to it.
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0'))
 
     def drop() -> None:
         with admin.connect() as connection:

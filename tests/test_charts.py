@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import html
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ import plotly.graph_objects as go
 import pytest
 from seedscope import charts
 from seedscope.analysis import ExperimentAnalysis, analyze
+from seedscope.fingerprints import FingerprintChange
 from seedscope.metrics import upper_triangle
 from seedscope.providers.base import Completion
 
@@ -187,11 +189,12 @@ def test_distinct_output_frequency_with_nothing_to_count():
 
 
 def timeline_rows() -> pd.DataFrame:
-    def row(minutes, provider, model, fingerprint, arm, seed, effective, text):
+    def row(minutes, provider, model, host, fingerprint, arm, seed, effective, text):
         return {
             "started_at": START + timedelta(minutes=minutes),
             "provider": provider,
             "model": model,
+            "base_url_host": host,
             "system_fingerprint": fingerprint,
             "arm_label": arm,
             "requested_seed": seed,
@@ -199,35 +202,50 @@ def timeline_rows() -> pd.DataFrame:
             "text": text,
         }
 
+    api = "api.openai.com"
     rows = [
-        row(0, "openai", "gpt-4o-mini", "fp_a", "seeded", 123, 123, "Mars is red."),
-        row(1, "openai", "gpt-4o-mini", "fp_a", "unseeded", None, None, XSS),
-        row(5, "openai", "gpt-4o-mini", "fp_b", "seeded", 123, 123, "Mars is red."),
-        row(2, "local", "SmolLM2", None, "unseeded", None, 2**63 - 1, "one two three"),
-        row(3, "local", "SmolLM2", None, "seeded", 7, 7, "one two three"),
-        row(9, "openai", "gpt-4o-mini", None, "seeded", 123, 123, "Mars is red."),
+        row(0, "openai", "gpt-4o-mini", api, "fp_a", "seeded", 123, 123, "Mars is red."),
+        row(1, "openai", "gpt-4o-mini", api, "fp_a", "unseeded", None, None, XSS),
+        row(5, "openai", "gpt-4o-mini", api, "fp_b", "seeded", 123, 123, "Mars is red."),
+        row(2, "local", "SmolLM2", None, None, "unseeded", None, 2**63 - 1, "one two three"),
+        row(3, "local", "SmolLM2", None, None, "seeded", 7, 7, "one two three"),
+        row(9, "openai", "gpt-4o-mini", api, None, "seeded", 123, 123, "Mars is red."),
+        # The same model on another host: its own row, whatever its fingerprint.
+        row(4, "openai", "gpt-4o-mini", "10.0.0.5:8000", "fp_b", "seeded", 123, 123, "Mars."),
     ]
     # object columns, as a store query gives them: float64 could not hold a 64-bit seed exactly
     return pd.DataFrame(rows, dtype=object)
 
 
-def test_fingerprint_change_times():
-    changes = charts.fingerprint_change_times(timeline_rows())
-    assert list(changes.columns) == ["started_at", "series", "previous_fingerprint", "fingerprint"]
-    assert changes[["series", "previous_fingerprint", "fingerprint"]].values.tolist() == [
-        ["openai/gpt-4o-mini", "fp_a", "fp_b"],
-        ["openai/gpt-4o-mini", "fp_b", "not reported"],
-    ]
-    assert changes["started_at"].tolist() == [
-        pd.Timestamp(START + timedelta(minutes=5)),
-        pd.Timestamp(START + timedelta(minutes=9)),
-    ]
-    assert charts.fingerprint_change_times(timeline_rows().iloc[:2]).empty
-    assert charts.fingerprint_change_times(pd.DataFrame()).empty
+def change(minutes, before, after, *, host="api.openai.com", runs=(2, 1), model="gpt-4o-mini"):
+    """A change event as Store.fingerprint_events gives it."""
+    return FingerprintChange(
+        started_at=START + timedelta(minutes=minutes),
+        provider="openai",
+        model=model,
+        base_url_host=host,
+        previous_fingerprint=before,
+        system_fingerprint=after,
+        runs_before=runs[0],
+        runs_after=runs[1],
+        previous_seen=START + timedelta(minutes=minutes - 1),
+    )
+
+
+# The events of timeline_rows() on api.openai.com: fp_a -> fp_b, then fp_b -> not reported.
+CHANGES = [change(5, "fp_a", "fp_b"), change(9, "fp_b", None, runs=(1, 1))]
+API_ROW = "openai/gpt-4o-mini<br>@ api.openai.com"
+OTHER_HOST_ROW = "openai/gpt-4o-mini<br>@ 10.0.0.5:8000"
+
+
+def change_marks(fig: go.Figure) -> go.Scatter | None:
+    marks = [t for t in fig.data if t.name == charts.CHANGE_EVENT]
+    assert len(marks) <= 1
+    return marks[0] if marks else None
 
 
 def test_fingerprint_timeline_traces_colours_and_symbols():
-    fig = charts.fingerprint_timeline(timeline_rows())
+    fig = charts.fingerprint_timeline(timeline_rows(), CHANGES)
     assert all(t.type == "scatter" and t.mode == "markers" for t in fig.data)
     names = [t.name for t in fig.data]
     assert names == [
@@ -236,6 +254,7 @@ def test_fingerprint_timeline_traces_colours_and_symbols():
         "not reported · unseeded",
         "not reported · seeded",
         "fp_b · seeded",
+        charts.CHANGE_EVENT,
     ]
     colours = {t.name: t.marker.color for t in fig.data}
     assert colours["fp_a · seeded"] == colours["fp_a · unseeded"] != colours["fp_b · seeded"]
@@ -243,25 +262,97 @@ def test_fingerprint_timeline_traces_colours_and_symbols():
     symbols = {t.name: t.marker.symbol for t in fig.data}
     assert symbols["fp_a · seeded"] == symbols["fp_b · seeded"] != symbols["fp_a · unseeded"]
     assert set(fig.data[2].y) == {"local/SmolLM2"}
-    assert fig.layout.xaxis.title.text == "time"
-    assert fig.layout.yaxis.title.text == "provider/model"
+    assert fig.layout.xaxis.title.text == "time (UTC)"
+    assert fig.layout.yaxis.title.text == "series (provider/model @ host)"
 
 
-def test_fingerprint_timeline_hover_and_change_markers():
+def test_fingerprint_timeline_has_one_row_per_series_host_included():
+    fig = charts.fingerprint_timeline(timeline_rows())
+    # Rows in the tables' order (provider, model, no host first, then hosts), first on top.
+    assert list(fig.layout.yaxis.categoryarray) == ["local/SmolLM2", OTHER_HOST_ROW, API_ROW]
+    assert fig.layout.yaxis.autorange == "reversed"
+    fp_b = next(t for t in fig.data if t.name == "fp_b · seeded")
+    assert list(fp_b.y) == [OTHER_HOST_ROW, API_ROW]  # same fingerprint, two series
+    assert "openai/gpt-4o-mini @ 10.0.0.5:8000 · arm seeded" in fp_b.hovertext[0]
+
+
+def test_fingerprint_timeline_hover():
     fig = charts.fingerprint_timeline(timeline_rows())
     unseeded_hover = fig.data[1].hovertext[0]
     assert "2026-03-01 12:01:00" in unseeded_hover
+    assert "openai/gpt-4o-mini @ api.openai.com · arm unseeded" in unseeded_hover
     assert "seed none, effective seed none" in unseeded_hover
     assert "fingerprint fp_a" in unseeded_hover
     assert "&lt;script&gt;" in unseeded_hover and "<script>" not in unseeded_hover
     local_hover = fig.data[2].hovertext[0]
     assert f"effective seed {2**63 - 1}" in local_hover  # int64 seeds stay exact
     assert "one two three" in local_hover
-    lines = [s for s in fig.layout.shapes if s.type == "line"]
-    assert len(lines) == 2
-    assert all(s.yref == "paper" and s.x0 == s.x1 for s in lines)
-    assert pd.Timestamp(lines[0].x0) == pd.Timestamp(START + timedelta(minutes=5))
-    assert lines[0].name == "openai/gpt-4o-mini: fp_a -&gt; fp_b"
+
+
+def test_fingerprint_timeline_marks_the_change_events_it_is_given_and_no_others():
+    fig = charts.fingerprint_timeline(timeline_rows(), CHANGES)
+    marks = change_marks(fig)
+    assert [pd.Timestamp(x) for x in marks.x] == [
+        pd.Timestamp(START + timedelta(minutes=m)).tz_localize(None) for m in (5, 9)
+    ]
+    assert list(marks.y) == [API_ROW, API_ROW]  # on the series' own row
+    first, second = marks.hovertext
+    assert "change event · openai/gpt-4o-mini @ api.openai.com" in first
+    assert "fingerprint fp_a → fp_b" in first and "2 runs before" in first and "1 after" in first
+    assert "fingerprint fp_b → not reported" in second
+    assert not fig.layout.shapes  # markers, not lines across every series
+    # The chart works out no change of its own: the fingerprints above do change, but
+    # without events there is nothing to mark.
+    assert change_marks(charts.fingerprint_timeline(timeline_rows())) is None
+    # An event of a series not drawn, or after the last run drawn, is not marked.
+    elsewhere = [change(5, "x", "y", model="other"), change(60, "fp_b", "fp_c")]
+    assert change_marks(charts.fingerprint_timeline(timeline_rows(), elsewhere)) is None
+
+
+def test_fingerprint_timeline_times_are_utc_for_runs_and_events():
+    rows = timeline_rows()
+    rows["started_at"] = [t.astimezone(timezone(timedelta(hours=2))) for t in rows["started_at"]]
+    fig = charts.fingerprint_timeline(rows, CHANGES)
+    seeded = fig.data[0]
+    assert pd.Timestamp(seeded.x[0]) == pd.Timestamp("2026-03-01 12:00:00")
+    assert pd.Timestamp(change_marks(fig).x[0]) == pd.Timestamp("2026-03-01 12:05:00")
+
+
+def test_fingerprint_timeline_escapes_hosts_models_and_fingerprints():
+    rows = timeline_rows()
+    rows.loc[0, "base_url_host"] = "<b>evil</b>:1"
+    rows.loc[0, "system_fingerprint"] = '<img src=x onerror="alert(1)">'
+    evil = replace(
+        change(0, "<i>old</i>", "<img src=x>", host="<b>evil</b>:1", runs=(1, 1)),
+        previous_seen=START,
+    )
+    fig = charts.fingerprint_timeline(rows, [evil])
+    texts = [fig.layout.yaxis.categoryarray, [t.name for t in fig.data]]
+    texts += [list(t.hovertext) for t in fig.data] + [list(t.y) for t in fig.data]
+    flat = " ".join(str(text) for text in texts)
+    assert "<b>" not in flat and "<img" not in flat and "<i>" not in flat
+    assert "&lt;b&gt;evil&lt;/b&gt;:1" in flat and "&lt;img src=x&gt;" in flat
+
+
+def test_fingerprint_timeline_legend_sits_under_the_axis_in_its_own_margin():
+    fig = charts.fingerprint_timeline(timeline_rows(), CHANGES)
+    legend = fig.layout.legend
+    assert legend.orientation == "h"
+    # Container coordinates: plotly reserves the legend a margin below the axis' own.
+    assert (legend.xref, legend.yref, legend.y, legend.yanchor) == (
+        "container",
+        "container",
+        0,
+        "bottom",
+    )
+    assert fig.layout.xaxis.automargin and fig.layout.yaxis.automargin
+    assert fig.layout.title.automargin
+    # Taller with more series and more fingerprints, so the plot keeps its room.
+    rows = timeline_rows()
+    more = rows.assign(base_url_host=[f"h{i}:1" for i in range(len(rows))])
+    assert charts.fingerprint_timeline(more).layout.height > fig.layout.height
+    many = rows.assign(system_fingerprint=[f"fp_{i}" for i in range(len(rows))])
+    assert charts.fingerprint_timeline(many).layout.height > fig.layout.height
 
 
 def test_fingerprint_timeline_empty_and_invalid_input():
@@ -269,6 +360,8 @@ def test_fingerprint_timeline_empty_and_invalid_input():
     assert len(fig.data) == 0 and annotation_texts(fig) == ["No runs recorded yet"]
     with pytest.raises(ValueError, match="lack columns: text"):
         charts.fingerprint_timeline(timeline_rows().drop(columns=["text"]))
+    with pytest.raises(ValueError, match="lack columns: base_url_host"):
+        charts.fingerprint_timeline(timeline_rows().drop(columns=["base_url_host"]))
 
 
 def test_plain_escapes_and_shortens():

@@ -432,6 +432,163 @@ def test_fingerprint_changes_are_spans_of_consecutive_runs(store):
     assert len(store.fingerprint_changes()) == 6
 
 
+def add_runs_on_hosts(store, items, *, model="m"):
+    """items: (host, fingerprint, minutes after T0) per successful run, each in an experiment
+    of its own (the host belongs to the experiment), stored in the order given."""
+    spec = seeded_spec(runs=1, model=model)
+    for host, fingerprint, minutes in items:
+        add_seeded_runs(store, spec, [("t", fingerprint, minutes)], host=host)
+
+
+def described(events):
+    """(host, from, to, minutes after T0, runs before, runs after) per change event."""
+    return [
+        (
+            e.base_url_host,
+            e.previous_fingerprint,
+            e.system_fingerprint,
+            (e.started_at - T0) / timedelta(minutes=1),
+            e.runs_before,
+            e.runs_after,
+        )
+        for e in events
+    ]
+
+
+# Worked rows of the change-event definition (seedscope.fingerprints): the runs of one
+# provider and model, as (host, fingerprint, minute), and the events they make.
+CHANGE_CASES = {
+    "same host, fp_a -> fp_b: one event": (
+        [("h:1", "fp_a", 0), ("h:1", "fp_a", 1), ("h:1", "fp_b", 2)],
+        [("h:1", "fp_a", "fp_b", 2, 2, 1)],
+    ),
+    "another host is a new series, not a change": (
+        [("h:1", "fp_a", 0), ("h:2", "fp_b", 1), ("h:3", None, 2)],
+        [],
+    ),
+    "a fingerprint, then not reported: an event": (
+        [("h:1", "fp_a", 0), ("h:1", None, 1)],
+        [("h:1", "fp_a", None, 1, 1, 1)],
+    ),
+    "not reported, then a fingerprint: an event": (
+        [("h:1", None, 0), ("h:1", "fp_a", 1)],
+        [("h:1", None, "fp_a", 1, 1, 1)],
+    ),
+    "not reported twice: no event": (
+        [("h:1", None, 0), ("h:1", None, 1)],
+        [],
+    ),
+    "no host recorded is a series too": (
+        [(None, "fp_a", 0), ("h:1", "fp_b", 1), (None, "fp_b", 2)],
+        [(None, "fp_a", "fp_b", 2, 1, 1)],
+    ),
+    # Each host is compared with its own previous run, however the runs interleave in time.
+    "interleaved hosts, by time": (
+        [
+            ("h:1", "fp_a", 0),
+            ("h:2", "fp_b", 1),
+            ("h:1", "fp_a", 2),
+            ("h:2", "fp_c", 3),
+            ("h:1", "fp_b", 4),
+            ("h:2", "fp_c", 5),
+        ],
+        [("h:2", "fp_b", "fp_c", 3, 1, 2), ("h:1", "fp_a", "fp_b", 4, 2, 1)],
+    ),
+    # Stored out of time order: time decides what "previous" is, not storage order.
+    "stored late, compared by time": (
+        [("h:1", "fp_b", 5), ("h:1", "fp_a", 0), ("h:1", "fp_a", 1)],
+        [("h:1", "fp_a", "fp_b", 5, 2, 1)],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CHANGE_CASES)
+def test_fingerprint_change_events_worked_rows(store, case):
+    items, expected = CHANGE_CASES[case]
+    add_runs_on_hosts(store, items)
+    spans, events = store.fingerprint_history()
+    assert described(events) == expected
+    assert (store.fingerprint_changes(), store.fingerprint_events()) == (spans, events)
+    # The spans are the same definition: one more span per series than it has events, and
+    # each event's runs before and after are the runs of the spans on either side of it.
+    series = {(s.provider, s.model, s.base_url_host) for s in spans}
+    assert len(spans) == len(series) + len(events)
+    by_start = {(s.base_url_host, s.first_seen): s for s in spans}
+    for event in events:
+        assert by_start[(event.base_url_host, event.started_at)].runs == event.runs_after
+
+
+def test_fingerprint_a_to_b_to_not_reported_to_a_is_three_events_another_host_a_series(store):
+    """The history of issue 11: openai/echo reports fp_a, fp_b, nothing, fp_a on one host,
+    and fp_a on a second host; the page said "0 change events"."""
+    add_runs_on_hosts(
+        store,
+        [
+            ("127.0.0.1:8001", "fp_a", 0),
+            ("127.0.0.1:8001", "fp_a", 1),
+            ("127.0.0.1:8002", "fp_a", 2),
+            ("127.0.0.1:8001", "fp_b", 3),
+            ("127.0.0.1:8001", None, 4),
+            ("127.0.0.1:8002", "fp_a", 5),
+            ("127.0.0.1:8001", "fp_a", 6),
+        ],
+        model="echo",
+    )
+    events = store.fingerprint_events()
+    assert described(events) == [
+        ("127.0.0.1:8001", "fp_a", "fp_b", 3, 2, 1),
+        ("127.0.0.1:8001", "fp_b", None, 4, 1, 1),
+        ("127.0.0.1:8001", None, "fp_a", 6, 1, 1),
+    ]
+    first = events[0]
+    assert (first.provider, first.model) == ("openai", "echo")
+    assert first.series == "openai/echo @ 127.0.0.1:8001"
+    assert first.previous_seen == T0 + timedelta(minutes=1)
+    assert first.started_at.tzinfo is not None and first.previous_seen.tzinfo is not None
+    assert first.to_dict()["started_at"] == (T0 + timedelta(minutes=3)).isoformat()
+    assert first.describe() == "fp_a → fp_b" and events[1].describe() == "fp_b → not reported"
+    spans = store.fingerprint_changes()
+    assert [(s.base_url_host, s.system_fingerprint, s.runs) for s in spans] == [
+        ("127.0.0.1:8001", "fp_a", 2),
+        ("127.0.0.1:8001", "fp_b", 1),
+        ("127.0.0.1:8001", None, 1),
+        ("127.0.0.1:8001", "fp_a", 1),
+        ("127.0.0.1:8002", "fp_a", 2),
+    ]
+
+
+def test_fingerprint_events_skip_failed_runs_and_follow_the_filters(store):
+    spec = seeded_spec(runs=1)
+    add_runs_on_hosts(store, [("h:1", "fp_a", 0), ("h:1", "fp_b", 3), ("h:1", "fp_b", 5)])
+    # A failed run reports no fingerprint: it is neither "not reported" nor a change.
+    failing = store.create_experiment(spec, base_url_host="h:1")
+    failed = make_completion(spec, "seeded", 0, started_at=T0 + timedelta(minutes=1), error=True)
+    store.add_run(failing, failed)
+    add_runs_on_hosts(store, [("h:1", "fp_x", 2)], model="n")  # another model: its own series
+
+    assert described(store.fingerprint_events(model="m")) == [("h:1", "fp_a", "fp_b", 3, 1, 2)]
+    assert described(store.fingerprint_events(model="n")) == []
+    assert len(store.fingerprint_events(provider="openai")) == 1
+    assert store.fingerprint_events(provider="local") == []
+    # Within a time range the first run inside it starts the series: no event before it.
+    minute = timedelta(minutes=1)
+    assert store.fingerprint_events(since=T0 + 3 * minute) == []
+    assert described(store.fingerprint_events(until=T0 + 4 * minute, model="m")) == [
+        ("h:1", "fp_a", "fp_b", 3, 1, 1)
+    ]
+    with pytest.raises(TypeError, match="unexpected filter modle"):
+        store.fingerprint_events(modle="m")
+
+
+def test_fingerprint_events_of_runs_at_the_same_time_follow_storage_order(store):
+    spec = seeded_spec(runs=3)
+    experiment_id = store.create_experiment(spec, base_url_host="h:1")
+    for index, fingerprint in enumerate(["fp_a", "fp_b", "fp_a"]):
+        run = make_completion(spec, "seeded", index, fingerprint=fingerprint, started_at=T0)
+        store.add_run(experiment_id, run)
+    assert [e.describe() for e in store.fingerprint_events()] == ["fp_a → fp_b", "fp_b → fp_a"]
+
+
 def test_drift_series_marks_same_and_changed_text_per_fixed_request(store):
     spec = seeded_spec(runs=4)
     add_seeded_runs(store, spec, [("sun", "fp_a", 0), ("sun", "fp_a", 1)])

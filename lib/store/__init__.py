@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, Unpack
 
 import numpy as np
+from seedscope.fingerprints import FingerprintChange
 from seedscope.providers.base import Completion, request_key, utc_now
 from seedscope.settings import Settings
 from seedscope.settings import base_url_host as host_of_url
@@ -76,6 +77,7 @@ __all__ = [
     "DriftPoint",
     "ExperimentFilters",
     "ExperimentSummary",
+    "FingerprintChange",
     "FingerprintSpan",
     "RunFilters",
     "Spending",
@@ -503,11 +505,47 @@ class Store:
         rows = self._read("reading the timeline", lambda c: c.execute(query).all())
         return [TimelineRow(*row) for row in rows]  # columns in field order
 
-    def fingerprint_changes(self, **filters: Unpack[RunFilters]) -> list[FingerprintSpan]:
-        """Runs in a row with one fingerprint, per provider/model/host, in time order."""
+    def fingerprint_history(
+        self, **filters: Unpack[RunFilters]
+    ) -> tuple[list[FingerprintSpan], list[FingerprintChange]]:
+        """The spans and the change events (seedscope.fingerprints says what they are), from
+        one query, so they always agree: every span but a series' first begins with an event.
+
+        Spans: runs in a row with one fingerprint, by series (provider, model, host), each
+        series' spans in time order. Events: oldest first.
+        """
         query = fingerprint_spans_query(**filters)
         rows = self._read("reading fingerprint changes", lambda c: c.execute(query).all())
-        return [FingerprintSpan(*row) for row in rows]  # columns in field order
+        spans, events = [], []
+        for row in rows:
+            (provider, model, host, fingerprint, first_seen, last_seen, runs_, number) = row[:8]
+            spans.append(
+                FingerprintSpan(provider, model, host, fingerprint, first_seen, last_seen, runs_)
+            )
+            if number > 1:  # not where its series starts: a change from the span before
+                events.append(
+                    FingerprintChange(
+                        started_at=first_seen,
+                        provider=provider,
+                        model=model,
+                        base_url_host=host,
+                        previous_fingerprint=row.previous_fingerprint,
+                        system_fingerprint=fingerprint,
+                        runs_before=row.previous_runs,
+                        runs_after=runs_,
+                        previous_seen=row.previous_seen,
+                    )
+                )
+        events.sort(key=lambda e: (e.started_at, e.provider, e.model, e.base_url_host or ""))
+        return spans, events
+
+    def fingerprint_changes(self, **filters: Unpack[RunFilters]) -> list[FingerprintSpan]:
+        """The spans of `fingerprint_history`."""
+        return self.fingerprint_history(**filters)[0]
+
+    def fingerprint_events(self, **filters: Unpack[RunFilters]) -> list[FingerprintChange]:
+        """The change events of `fingerprint_history`, oldest first."""
+        return self.fingerprint_history(**filters)[1]
 
     def drift_series(
         self, *, request_key: str | None = None, **filters: Unpack[RunFilters]

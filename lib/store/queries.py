@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TypedDict, Unpack
 
 from seedscope.store.schema import UTCDateTime, experiments, runs
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, true
+from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, literal, select, true
 
 PREVIEW_CHARS = 200
 
@@ -147,16 +147,29 @@ def timeline_query(*, limit: int | None = None, **filters: Unpack[RunFilters]) -
     return query if limit is None else query.limit(limit)
 
 
-def fingerprint_spans_query(**filters: Unpack[RunFilters]) -> Select:
-    """Gaps-and-islands: runs of one backend/model with the same fingerprint in a row."""
-    backend = (runs.c.provider, runs.c.model, experiments.c.base_url_host)
+# -- fingerprint series, spans and change events -----------------------------------------------
+# The one computation of fingerprint change events (defined in words in seedscope.fingerprints):
+# a series is partitioned by (provider, model, base_url_host) and ordered by (started_at, id); a
+# run starts a new span when it is its series' first, or when its fingerprint IS DISTINCT FROM
+# the previous run's (NULL, "not reported", compares as a value). Every span after the first of
+# its series begins with one change event. One query gives the spans and the events (the
+# store splits its rows), so the page's tables, count and chart markers cannot disagree.
+# Filters apply before the comparison: with a time range, the first run inside it starts
+# each series.
+
+_SERIES_COLUMNS = ("provider", "model", "base_url_host")
+
+
+def _numbered_spans(filters: RunFilters) -> Subquery:
+    """Each successful run with its series and the number of its span within the series."""
+    series = (runs.c.provider, runs.c.model, experiments.c.base_url_host)
     order = (runs.c.started_at, runs.c.id)
-    previous_id = func.lag(runs.c.id).over(partition_by=backend, order_by=order)
-    previous_fp = func.lag(runs.c.system_fingerprint).over(partition_by=backend, order_by=order)
+    previous_id = func.lag(runs.c.id).over(partition_by=series, order_by=order)
+    previous_fp = func.lag(runs.c.system_fingerprint).over(partition_by=series, order_by=order)
     starts_span = case(
-        (previous_id.is_(None), 1),
+        (previous_id.is_(None), 1),  # the first run of its series
         (runs.c.system_fingerprint.is_not_distinct_from(previous_fp), 0),
-        else_=1,
+        else_=1,  # a change event
     )
     ordered = (
         select(
@@ -173,34 +186,58 @@ def fingerprint_spans_query(**filters: Unpack[RunFilters]) -> Select:
         .subquery("ordered")
     )
     span_number = func.sum(ordered.c.starts_span).over(
-        partition_by=(ordered.c.provider, ordered.c.model, ordered.c.base_url_host),
+        partition_by=[ordered.c[name] for name in _SERIES_COLUMNS],
         order_by=(ordered.c.started_at, ordered.c.id),
         rows=(None, 0),
     )
-    numbered = select(ordered, span_number.label("span")).subquery("numbered")
+    return select(ordered, span_number.label("span")).subquery("numbered")
+
+
+def _spans(filters: RunFilters) -> Subquery:
+    """One row per span: series, span number (1 = the series' first), fingerprint, times, runs."""
+    numbered = _numbered_spans(filters)
+    series = [numbered.c[name] for name in _SERIES_COLUMNS]
     return (
         select(
-            numbered.c.provider,
-            numbered.c.model,
-            numbered.c.base_url_host,
+            *series,
+            numbered.c.span,
             numbered.c.system_fingerprint,
             func.min(numbered.c.started_at).label("first_seen"),
             func.max(numbered.c.started_at).label("last_seen"),
             func.count().label("runs"),
         )
-        .group_by(
-            numbered.c.provider,
-            numbered.c.model,
-            numbered.c.base_url_host,
-            numbered.c.span,
-            numbered.c.system_fingerprint,
-        )
-        .order_by(
-            numbered.c.provider,
-            numbered.c.model,
-            numbered.c.base_url_host.nulls_first(),  # the same on SQLite and PostgreSQL
-            func.min(numbered.c.started_at),
-        )
+        .group_by(*series, numbered.c.span, numbered.c.system_fingerprint)
+        .subquery("spans")
+    )
+
+
+def fingerprint_spans_query(**filters: Unpack[RunFilters]) -> Select:
+    """Spans (see above) by series (a missing host first), then time: the FingerprintSpan
+    columns, then the span's number in its series (1: where the series starts) and, from the
+    span before it, the fingerprint, the runs and the last run's time. Every row numbered
+    above 1 is a change event, with what it changed from."""
+    spans = _spans(filters)
+    window = {
+        "partition_by": [spans.c[name] for name in _SERIES_COLUMNS],
+        "order_by": spans.c.span,
+    }
+    return select(
+        spans.c.provider,
+        spans.c.model,
+        spans.c.base_url_host,
+        spans.c.system_fingerprint,
+        spans.c.first_seen,
+        spans.c.last_seen,
+        spans.c.runs,
+        spans.c.span,
+        func.lag(spans.c.system_fingerprint).over(**window).label("previous_fingerprint"),
+        func.lag(spans.c.runs).over(**window).label("previous_runs"),
+        func.lag(spans.c.last_seen, type_=UTCDateTime()).over(**window).label("previous_seen"),
+    ).order_by(
+        spans.c.provider,
+        spans.c.model,
+        spans.c.base_url_host.nulls_first(),  # the same on SQLite and PostgreSQL
+        spans.c.span,
     )
 
 

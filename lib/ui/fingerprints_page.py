@@ -8,10 +8,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 from seedscope.charts import DRIFT_COLUMNS, drift_chart, fingerprint_timeline
+from seedscope.fingerprints import FingerprintChange, series_label
 from seedscope.store import DriftPoint, FingerprintSpan, Store, StoreError, TimelineRow
 from seedscope.ui import resources
 from seedscope.ui.filters import Filters, render_filters
-from seedscope.ui.text import fingerprint_label, format_seed, shorten
+from seedscope.ui.text import count, fingerprint_label, format_seed, shorten
 
 TIMELINE_LIMIT = 20_000  # most recent runs drawn; enough for months of probes
 
@@ -29,19 +30,74 @@ def timeline_frame(rows: list[TimelineRow]) -> pd.DataFrame:
     return frame
 
 
+SPAN_COLUMNS = ("series", "system fingerprint", "runs", "first seen (UTC)", "last seen (UTC)")
+EVENT_COLUMNS = (
+    "when (UTC)",
+    "series",
+    "from → to",
+    "runs before",
+    "runs after",
+)
+
+
 def spans_table(spans: list[FingerprintSpan]) -> pd.DataFrame:
+    """One row per stretch of consecutive runs of one series with one fingerprint."""
     return pd.DataFrame(
         [
             {
-                "model": f"{s.provider}/{s.model}",
+                "series": series_label(s.provider, s.model, s.base_url_host),
                 "system fingerprint": fingerprint_label(s.system_fingerprint),
                 "runs": s.runs,
                 "first seen (UTC)": _naive(s.first_seen),
                 "last seen (UTC)": _naive(s.last_seen),
-                "host": s.base_url_host or "",
             }
             for s in spans
-        ]
+        ],
+        columns=list(SPAN_COLUMNS),
+    )
+
+
+# Narrow enough to read at 1024 px: minutes are enough for when, the counts are small numbers.
+EVENT_COLUMN_CONFIG = {
+    "when (UTC)": st.column_config.DatetimeColumn("when (UTC)", format="YYYY-MM-DD HH:mm"),
+    "runs before": st.column_config.NumberColumn("runs before", width="small"),
+    "runs after": st.column_config.NumberColumn("runs after", width="small"),
+}
+
+
+def events_table(events: list[FingerprintChange]) -> pd.DataFrame:
+    """The change events, oldest first: when, which series, from → to, and the runs of the
+    stretch before and of the stretch after."""
+    return pd.DataFrame(
+        [
+            {
+                "when (UTC)": _naive(e.started_at),
+                "series": e.series,
+                "from → to": e.describe(),
+                "runs before": e.runs_before,
+                "runs after": e.runs_after,
+            }
+            for e in events
+        ],
+        columns=list(EVENT_COLUMNS),
+    )
+
+
+def changes_caption(
+    spans: list[FingerprintSpan], events: list[FingerprintChange], *, dated: bool
+) -> str:
+    """The count, and what it counts (seedscope.fingerprints) in the page's words."""
+    series = len({(s.provider, s.model, s.base_url_host) for s in spans})
+    counted = f"{count(len(events), 'change event')} in {count(series, 'series', 'series')}"
+    dates = (
+        " Within the chosen dates, each series starts at its first run in them." if dated else ""
+    )
+    return (
+        f"{counted}. A series is the runs of one provider, model and host; a change event is a "
+        "run whose fingerprint differs from the previous run of its series (by time). "
+        '"Not reported" (the server sent none) counts as a fingerprint: `fp_a` → not reported '
+        "is a change, not reported → not reported is not. A new host starts a new series, "
+        f"not a change.{dates}"
     )
 
 
@@ -134,30 +190,43 @@ def drift_changes(points: list[DriftPoint]) -> pd.DataFrame:
     )
 
 
-def _timeline(store: Store, filters: Filters) -> bool:
+def _timeline_and_changes(store: Store, filters: Filters) -> bool:
+    """The timeline, the change events and the stretches of one fingerprint: all from the
+    store's one definition of a change (seedscope.fingerprints). False: no run matches."""
     rows = store.timeline_rows(**filters.store_kwargs(), limit=TIMELINE_LIMIT)
     if not rows:
         return False
-    figure = fingerprint_timeline(timeline_frame(rows))
-    # Legend below the plot: at laptop width a side legend leaves the points little room.
-    figure.update_layout(legend={"orientation": "h", "y": -0.25})
+    spans, events = store.fingerprint_history(**filters.store_kwargs())
+    figure = fingerprint_timeline(timeline_frame(rows), events)
     st.plotly_chart(figure, width="stretch", key="fp_timeline")
-    if len(rows) >= TIMELINE_LIMIT:
-        st.caption(f"Showing the first {TIMELINE_LIMIT:,} runs; narrow the dates to see others.")
-    return True
-
-
-def _changes(store: Store, filters: Filters) -> None:
-    st.subheader("Fingerprint changes")
-    spans = store.fingerprint_changes(**filters.store_kwargs())
-    models = {(s.provider, s.model, s.base_url_host) for s in spans}
-    changes = len(spans) - len(models)
     st.caption(
-        f"{changes} change events. Each row is a stretch of consecutive runs that reported one "
-        'fingerprint; a new row for the same model is a change. "not reported" means the '
-        "server sent none."
+        "One row per series: the runs of one provider, model and host. Colour is the "
+        "fingerprint, the symbol the arm; a grey vertical bar marks a change event."
+    )
+    if len(rows) >= TIMELINE_LIMIT:
+        st.caption(
+            f"Showing the first {TIMELINE_LIMIT:,} runs; narrow the dates to see others. "
+            "Change events after the last run shown are listed below but not marked."
+        )
+
+    st.subheader("Fingerprint changes")
+    dated = filters.since is not None or filters.until is not None
+    st.caption(changes_caption(spans, events, dated=dated))
+    if events:
+        st.dataframe(
+            events_table(events),
+            hide_index=True,
+            width="stretch",
+            column_config=EVENT_COLUMN_CONFIG,
+        )
+    else:
+        st.caption("No change: every series reported one fingerprint throughout.")
+    st.caption(
+        "Stretches of consecutive runs of one series with one fingerprint. A series' first "
+        "row is where it starts; each further row begins with one of the change events above."
     )
     st.dataframe(spans_table(spans), hide_index=True, width="stretch")
+    return True
 
 
 def _drift(store: Store, filters: Filters) -> None:
@@ -211,7 +280,7 @@ def render_fingerprints_page() -> None:
     )
     try:
         filters = render_filters(store, key="fp")
-        if not _timeline(store, filters):
+        if not _timeline_and_changes(store, filters):
             st.info(
                 "No successful runs match. Run a comparison on the Compare page (or clear the "
                 "filters): every run's fingerprint is recorded and shows up here."
@@ -220,7 +289,6 @@ def render_fingerprints_page() -> None:
                 "pages/compare.py", label="Go to Compare", icon=":material/compare_arrows:"
             )
             return
-        _changes(store, filters)
         _drift(store, filters)
     except StoreError as exc:
         st.error(str(exc))

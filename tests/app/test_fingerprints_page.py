@@ -40,6 +40,105 @@ def seed_fingerprints(store) -> None:
     )
 
 
+def captions(at) -> str:
+    return "\n".join(caption.value for caption in at.caption)
+
+
+def change_marks(figure: dict) -> list[dict]:
+    return [trace for trace in figure["data"] if trace["name"] == "change event"]
+
+
+def store_runs_on_hosts(store, history) -> None:
+    """history: (host, fingerprint, hours after T0) per experiment of two runs, one per arm."""
+    for host, fingerprint, hours in history:
+        spec = spec_for(prompt="Say hi.", provider="openai", model="echo", arms=TWO_ARMS)
+        store_experiment(
+            store,
+            spec,
+            {"unseeded": ["Hi."], "seeded": ["Hello."]},
+            host=host,
+            fingerprint=fingerprint,
+            started_at=T0 + timedelta(hours=hours),
+        )
+
+
+TWO_ARMS = [
+    {"label": "unseeded", "seed": None, "temperature": 0.7, "runs": 1},
+    {"label": "seeded", "seed": 123, "temperature": 0.0, "runs": 1},
+]
+# Issue 11: fp_a, then fp_b, then nothing, then fp_a again on one host, and a second host that
+# reports fp_a throughout. The page said "0 change events" above a table listing them.
+ISSUE_HISTORY = [
+    ("127.0.0.1:8001", "fp_a", 0),
+    ("127.0.0.1:8002", "fp_a", 1),
+    ("127.0.0.1:8001", "fp_b", 2),
+    ("127.0.0.1:8001", None, 3),
+    ("127.0.0.1:8002", "fp_a", 4),
+    ("127.0.0.1:8001", "fp_a", 5),
+]
+
+
+def test_count_caption_event_list_and_chart_agree_on_one_definition(make_app, store):
+    store_runs_on_hosts(store, ISSUE_HISTORY)
+    at = make_app("pages/fingerprints.py")
+    assert not at.exception
+
+    text = captions(at)
+    assert "3 change events in 2 series." in text
+    assert "A new host starts a new series, not a change." in text
+    assert "a new row for the same model is a change" not in text
+
+    events, spans, _summary = (table.value for table in at.dataframe)
+    first = "openai/echo @ 127.0.0.1:8001"
+    assert events.to_dict("records") == [
+        {
+            "when (UTC)": (T0 + timedelta(hours=hours)).replace(tzinfo=None),
+            "series": first,
+            "from → to": change,
+            "runs before": before,
+            "runs after": after,
+        }
+        for hours, change, before, after in [
+            (2, "fp_a → fp_b", 2, 2),
+            (3, "fp_b → not reported", 2, 2),
+            (5, "not reported → fp_a", 2, 2),
+        ]
+    ]
+    # The spans table: the first row of each series starts it, each further row is an event.
+    assert spans[["series", "system fingerprint", "runs"]].values.tolist() == [
+        [first, "fp_a", 2],
+        [first, "fp_b", 2],
+        [first, "not reported", 2],
+        [first, "fp_a", 2],
+        ["openai/echo @ 127.0.0.1:8002", "fp_a", 4],
+    ]
+    rows_per_series = spans.groupby("series").size()
+    assert len(events) == len(spans) - len(rows_per_series)
+
+    timeline, _drift = (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))
+    (marks,) = change_marks(timeline)
+    assert marks["y"] == ["openai/echo<br>@ 127.0.0.1:8001"] * 3
+    assert [hover.split("<br>")[2] for hover in marks["hovertext"]] == [
+        "fingerprint fp_a → fp_b",
+        "fingerprint fp_b → not reported",
+        "fingerprint not reported → fp_a",
+    ]
+    rows = timeline["layout"]["yaxis"]["categoryarray"]
+    assert rows == ["openai/echo<br>@ 127.0.0.1:8001", "openai/echo<br>@ 127.0.0.1:8002"]
+
+
+def test_no_change_says_so_and_a_date_range_is_explained(make_app, store):
+    store_runs_on_hosts(store, [("h:1", "fp_a", 0), ("h:2", "fp_b", 1), ("h:1", "fp_a", 2)])
+    at = make_app("pages/fingerprints.py")
+    assert "0 change events in 2 series." in captions(at)
+    assert "No change: every series reported one fingerprint throughout." in captions(at)
+    assert len(at.dataframe) == 2  # the spans and the drift summary; no event list
+    assert not change_marks(json.loads(at.get("plotly_chart")[0].proto.spec))
+    day = T0.date()
+    at.date_input(key="fp_dates").set_value((day, day)).run()
+    assert "each series starts at its first run in them" in captions(at)
+
+
 def test_empty_fingerprints_page_says_what_to_do(make_app):
     at = make_app("pages/fingerprints.py")
     assert not at.exception
@@ -55,15 +154,19 @@ def test_fingerprints_page_shows_timeline_changes_and_drift(make_app, store):
     timeline, drift = (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))
     names = " ".join(trace["name"] for trace in timeline["data"])
     assert "fp_a" in names and "fp_b" in names and "not reported" in names
-    assert len(timeline["layout"]["shapes"]) == 1  # one change marker: fp_a -> fp_b
+    (marks,) = change_marks(timeline)  # one change marker: fp_a -> fp_b
+    assert marks["y"] == ["local/SmolLM2-135M-Instruct"]
 
-    spans, summary, changes = (table.value for table in at.dataframe)
-    local = spans[spans["model"] == "local/SmolLM2-135M-Instruct"]
+    events, spans, summary, changes = (table.value for table in at.dataframe)
+    assert events[["series", "from → to"]].values.tolist() == [
+        ["local/SmolLM2-135M-Instruct", "fp_a → fp_b"]
+    ]
+    local = spans[spans["series"] == "local/SmolLM2-135M-Instruct"]
     assert list(local["system fingerprint"]) == ["fp_a", "fp_b"]
     assert list(local["runs"]) == [2, 2]
-    remote = spans[spans["model"] == "openai/fake-model"]
+    remote = spans[spans["series"] == "openai/fake-model"]
     assert list(remote["system fingerprint"]) == ["not reported"]
-    assert "1 change events" in " ".join(c.value for c in at.caption)
+    assert "1 change event in 2 series." in captions(at)
 
     metrics = {m.label: m.value for m in at.metric}
     # The probe repeated over time, and the remote seeded arm (two runs of one fixed request).
