@@ -179,6 +179,31 @@ class SuiteAnalysis:
         }
 
 
+def worst_first(rows: Sequence[CaseMetrics]) -> list[CaseMetrics]:
+    """Least reproducible first: lowest modal share, then most distinct outputs; cases with no
+    successful run last (the order of the Suites page and the report)."""
+    return sorted(
+        rows,
+        key=lambda row: (
+            row.modal_share is None,
+            row.modal_share or 0.0,
+            -row.distinct_outputs,
+            row.case_id,
+            row.arm,
+        ),
+    )
+
+
+def shown_label(row: CaseMetrics) -> str:
+    """The label a table shows: `excluded` for a case with fewer than N successful runs."""
+    return "excluded" if row.excluded else (row.label or "–")
+
+
+def interval_text(interval: Interval | None) -> str:
+    """A 95% interval as tables show it, e.g. `[0.42, 0.91]`."""
+    return "–" if interval is None else f"[{interval.low:.2f}, {interval.high:.2f}]"
+
+
 def _case_table_columns() -> tuple[str, ...]:
     names = list(CaseMetrics.__dataclass_fields__)
     split = names.index("modal_share_ci")

@@ -11,8 +11,7 @@ from seedscope.report.figures import Figures
 from seedscope.report.html import Cell, Safe, details, element, join, paragraph, pre, section
 from seedscope.report.html import table as html_table
 from seedscope.report.runs import runs_side_by_side
-from seedscope.stats import Interval
-from seedscope.suite_analysis import CaseMetrics, SuiteAnalysis
+from seedscope.suite_analysis import SuiteAnalysis, interval_text, shown_label, worst_first
 from seedscope.suite_charts import modal_share_heatmap
 from seedscope.suites import SuiteSpec
 
@@ -24,10 +23,6 @@ def _share(value: float | None, signed: bool = False) -> Cell:
 
 def _count(value: int | None) -> Cell:
     return Cell("–" if value is None else str(value), value=value, class_="num")
-
-
-def interval_text(interval: Interval | None) -> str:
-    return "–" if interval is None else f"[{interval.low:.2f}, {interval.high:.2f}]"
 
 
 def _definitions(definitions: dict[str, str]) -> Safe:
@@ -78,25 +73,6 @@ def arms_section(analysis: SuiteAnalysis) -> Safe:
     return section("suite-arms-section", "Per arm", *parts)
 
 
-def worst_first(rows: Sequence[CaseMetrics]) -> list[CaseMetrics]:
-    """Least reproducible first: lowest modal share, then most distinct outputs; cases with no
-    successful run last (the Suites page's order)."""
-    return sorted(
-        rows,
-        key=lambda row: (
-            row.modal_share is None,
-            row.modal_share or 0.0,
-            -row.distinct_outputs,
-            row.case_id,
-            row.arm,
-        ),
-    )
-
-
-def case_label(row: CaseMetrics) -> str:
-    return "excluded" if row.excluded else (row.label or "–")
-
-
 def cases_section(analysis: SuiteAnalysis, figures: Figures) -> Safe:
     columns = [
         *("case", "arm", "label", "runs", "failed", "distinct outputs", "modal share"),
@@ -107,7 +83,7 @@ def cases_section(analysis: SuiteAnalysis, figures: Figures) -> Safe:
         [
             row.case_id,
             row.arm,
-            case_label(row),
+            shown_label(row),
             _count(row.runs),
             _count(row.failed_runs),
             _count(row.distinct_outputs),

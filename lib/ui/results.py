@@ -18,6 +18,7 @@ from seedscope.providers.base import Completion
 from seedscope.runner import plan_requests
 from seedscope.settings import Settings
 from seedscope.store import StoredExperiment
+from seedscope.suite_analysis import SuiteAnalysis
 from seedscope.ui import resources
 from seedscope.ui.diff import diff_as_code, first_difference, word_diff
 from seedscope.ui.status_banner import render_status_banner, status_badge
@@ -512,8 +513,8 @@ def _downloads(experiment: StoredExperiment, analysis: ExperimentAnalysis, key: 
             distances_csv(analysis, experiment_id=summary.id),
         ),
     )
-    columns = st.columns(len(files))
-    for column, (label, name, data) in zip(columns, files, strict=True):
+    columns = st.columns(len(files) + 1)
+    for column, (label, name, data) in zip(columns, files, strict=False):
         column.download_button(
             label,
             data=data,
@@ -524,3 +525,26 @@ def _downloads(experiment: StoredExperiment, analysis: ExperimentAnalysis, key: 
             icon=":material/download:",
             width="stretch",
         )
+    with columns[-1]:
+        report_button(experiment, analysis, key)
+
+
+def report_button(
+    experiment: StoredExperiment, analysis: ExperimentAnalysis | SuiteAnalysis, key: str
+) -> None:
+    """The self-contained HTML report, built from this analysis only when clicked (building
+    it embeds nothing, but takes about a second for a large experiment)."""
+    from seedscope.report import render_report, report_file_name
+
+    st.download_button(
+        "Report (HTML)",
+        data=lambda: render_report(experiment, analysis=analysis),
+        file_name=report_file_name(experiment),
+        mime="text/html",
+        key=f"{key}_download_report",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+        help="One file for stakeholders: every measure, the charts, the completions and a "
+        "manifest to run it again; opens offline.",
+    )

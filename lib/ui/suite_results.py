@@ -17,11 +17,18 @@ from seedscope.export import suite_export_files
 from seedscope.providers.base import Completion
 from seedscope.settings import Settings
 from seedscope.store import StoredExperiment
-from seedscope.suite_analysis import CaseMetrics, SuiteAnalysis, analyze_suite_spec
+from seedscope.suite_analysis import (
+    CaseMetrics,
+    SuiteAnalysis,
+    analyze_suite_spec,
+    interval_text,
+    shown_label,
+    worst_first,
+)
 from seedscope.suite_charts import modal_share_heatmap
 from seedscope.suites import SuiteSpec
 from seedscope.ui import resources
-from seedscope.ui.results import choose_embedder, render_results
+from seedscope.ui.results import choose_embedder, render_results, report_button
 from seedscope.ui.status_banner import render_status_banner, status_badge
 from seedscope.ui.text import count, escape_markdown, shorten
 
@@ -65,12 +72,6 @@ def share_text(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def interval_text(interval: object) -> str:
-    if interval is None:
-        return "–"
-    return f"[{interval.low:.2f}, {interval.high:.2f}]"  # type: ignore[attr-defined]
-
-
 def arms_table(analysis: SuiteAnalysis) -> pd.DataFrame:
     """One row per arm: the suite figures as the CLI's JSON has them (fractions 0..1)."""
     rows = []
@@ -98,32 +99,13 @@ def arms_table(analysis: SuiteAnalysis) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def case_label(row: CaseMetrics) -> str:
-    return "excluded" if row.excluded else (row.label or "–")
-
-
-def worst_first(rows: list[CaseMetrics]) -> list[CaseMetrics]:
-    """Least reproducible first: lowest modal share, then most distinct outputs; cases with
-    no successful run last (the CLI's order)."""
-    return sorted(
-        rows,
-        key=lambda row: (
-            row.modal_share is None,
-            row.modal_share or 0.0,
-            -row.distinct_outputs,
-            row.case_id,
-            row.arm,
-        ),
-    )
-
-
 def cases_table(rows: list[CaseMetrics]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
                 "case": row.case_id,
                 "arm": row.arm,
-                "label": case_label(row),
+                "label": shown_label(row),
                 "runs": row.runs,
                 "failed": row.failed_runs,
                 "distinct outputs": row.distinct_outputs,
@@ -239,7 +221,7 @@ def _arm_figures(analysis: SuiteAnalysis, key: str) -> None:
 
 def _case_filters(analysis: SuiteAnalysis, key: str) -> list[CaseMetrics]:
     label_col, arm_col = st.columns([2, 1])
-    present = [label for label in LABELS if any(case_label(r) == label for r in analysis.cases)]
+    present = [label for label in LABELS if any(shown_label(r) == label for r in analysis.cases)]
     labels = label_col.multiselect(
         "Labels", present, default=present, key=f"{key}_labels", help=NOT_EXCLUDED_HELP
     )
@@ -248,7 +230,7 @@ def _case_filters(analysis: SuiteAnalysis, key: str) -> list[CaseMetrics]:
     return [
         row
         for row in analysis.cases
-        if case_label(row) in labels and (arm == ALL_ARMS or row.arm == arm)
+        if shown_label(row) in labels and (arm == ALL_ARMS or row.arm == arm)
     ]
 
 
@@ -319,8 +301,8 @@ def _downloads(experiment: StoredExperiment, analysis: SuiteAnalysis, key: str) 
         created_at=summary.created_at,
         base_url_host=summary.base_url_host,
     )
-    columns = st.columns(len(files))
-    for column, (name, data) in zip(columns, files.items(), strict=True):
+    columns = st.columns(len(files) + 1)
+    for column, (name, data) in zip(columns, files.items(), strict=False):
         column.download_button(
             name,
             data=data,
@@ -331,6 +313,8 @@ def _downloads(experiment: StoredExperiment, analysis: SuiteAnalysis, key: str) 
             icon=":material/download:",
             width="stretch",
         )
+    with columns[-1]:
+        report_button(experiment, analysis, key)
 
 
 def render_suite_results(settings: Settings, experiment: StoredExperiment, *, key: str) -> None:

@@ -253,7 +253,12 @@ def test_generation_on_the_embedded_model_shows_both_arms_and_their_measures(mak
     assert {t["coloraxis"] for t in heatmaps["data"]} == {"coloraxis"}
     assert at.selectbox(key="cmp_diff_a").value == ("unseeded", 0)
     downloads = at.get("download_button")
-    assert [d.label for d in downloads] == ["Runs CSV", "Metrics CSV", "Distances CSV"]
+    assert [d.label for d in downloads] == [
+        "Runs CSV",
+        "Metrics CSV",
+        "Distances CSV",
+        "Report (HTML)",
+    ]
     (link,) = at.get("page_link")
     assert link.proto.label == "Open in History"
     assert link.proto.query_string == f"experiment={summary.id}"

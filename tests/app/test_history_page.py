@@ -98,6 +98,7 @@ def test_opening_an_experiment_shows_the_compare_results_view(make_app, store):
         "Runs CSV",
         "Metrics CSV",
         "Distances CSV",
+        "Report (HTML)",
     ]
     assert any(ids["mars"][:8] in m.value for m in at.markdown)
 

@@ -63,3 +63,20 @@ def test_upload_a_suite_run_it_open_a_case_and_download_cases_csv(
         (case, arm) for case in ("mars", "sum", "hello") for arm in ("unseeded", "seeded")
     )
     assert {row["experiment_id"] for row in rows} == {summary.id}
+
+    # The reports: the suite's and the open case's, built when clicked.
+    buttons = page.get_by_role("button", name="Report (HTML)")
+    expect(buttons).to_have_count(2)
+    names = []
+    for index in range(2):
+        with page.expect_download(timeout=LONG) as download_info:
+            buttons.nth(index).click()
+        download = download_info.value
+        names.append(download.suggested_filename)
+        with open(download.path(), encoding="utf-8") as handle:
+            html = handle.read()
+        assert html.startswith("<!DOCTYPE html>") and summary.id in html
+    assert names == [
+        f"seedscope-{summary.id[:8]}-report.html",
+        f"seedscope-{summary.id[:8]}-case-mars-report.html",
+    ]
