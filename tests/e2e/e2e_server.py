@@ -36,7 +36,11 @@ class AppServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_app(tmp_path: Path, extra_env: dict[str, str] | None = None) -> AppServer:
+def start_app(
+    tmp_path: Path,
+    extra_env: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
+) -> AppServer:
     port = free_port()
     env = {
         key: value
@@ -69,6 +73,7 @@ def start_app(tmp_path: Path, extra_env: dict[str, str] | None = None) -> AppSer
             "false",
             "--server.fileWatcherType",
             "none",
+            *(extra_args or []),
         ],
         cwd=ROOT,
         env=env,
