@@ -6,7 +6,9 @@
    OpenAI-compatible server (tests/fake_openai_server.py) answering every call after 100 ms, at
    concurrency 32, through the real lifecycle (seedscope.experiments: create, store each run
    as it completes in a real SQLite file, finish) vs the ideal ceil(2000/32) x 100 ms.
-   Target: at most 1.15x.
+   Target: at most 1.15x. Also timed: the runner alone (nothing stored), and the floor that
+   the server and the machine set: the same 2,000 calls from a bare asyncio HTTP/1.1 client
+   (no SDK, nothing parsed but the JSON; almost no client CPU).
 2. Analysis: analyze_suite over 2,000 runs with 500 distinct texts, with a cold vector cache
    (a fresh SQLite store as the cache, as the CLI uses; every distinct text embedded by the
    embedded MiniLM) vs a bare `SentenceTransformer.encode` of the same 500 texts with the same
@@ -23,8 +25,10 @@ timed alternately and the best of --repeats is kept, so both see the same load.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import io
+import json
 import math
 import os
 import random
@@ -94,6 +98,7 @@ def bench_generation(repeats: int, folder: Path) -> None:
     server = start_fake_server("--latency", str(latency))
     lifecycle: list[tuple[float, float]] = []  # (wall, this process's CPU) seconds
     runner_only: list[tuple[float, float]] = []
+    floor: list[tuple[float, float]] = []
     try:
         provider = OpenAICompatProvider(api_key=None, base_url=server.base_url, model="fake-model")
         run_spec_sync(suite_of(8, 1, provider="openai", model="fake-model"), provider)  # warm-up
@@ -115,9 +120,14 @@ def bench_generation(repeats: int, folder: Path) -> None:
             runner_only.append((time.perf_counter() - start, time.process_time() - cpu))
             assert len(outcome.completions) == total
 
+        def bare_http(_repeat: int) -> None:  # the floor: server, sockets and scheduling
+            start, cpu = time.perf_counter(), time.process_time()
+            asyncio.run(raw_calls(server.port, total, concurrency))
+            floor.append((time.perf_counter() - start, time.process_time() - cpu))
+
         max_in_flight = 0
         for repeat in range(repeats):
-            sides = [through_lifecycle, bare_runner]
+            sides = [through_lifecycle, bare_runner, bare_http]
             for side in sides if repeat % 2 == 0 else sides[::-1]:
                 server.reset()
                 side(repeat)
@@ -129,6 +139,7 @@ def bench_generation(repeats: int, folder: Path) -> None:
     ideal = math.ceil(total / concurrency) * latency
     best, best_cpu = min(lifecycle)
     bare, bare_cpu = min(runner_only)
+    raw, raw_cpu = min(floor)
     print(f"\n1. suite generation: {len(spec.cases)} cases x 2 arms x 5 runs = {total} runs,")
     print(f"   server latency {latency * 1000:.0f} ms, concurrency {concurrency}")
     print(
@@ -139,13 +150,53 @@ def bench_generation(repeats: int, folder: Path) -> None:
         f"   runner alone, nothing stored                              {bare:6.2f} s"
         f"   (client CPU {bare_cpu:.2f} s)"
     )
+    print(
+        f"   floor: bare asyncio HTTP client, same calls               {raw:6.2f} s"
+        f"   (client CPU {raw_cpu:.2f} s)"
+    )
     ideal_label = f"ideal ceil({total}/{concurrency}) x {latency:g} s"
     print(f"   {ideal_label:<57} {ideal:6.2f} s")
     print(f"   ratio lifecycle / ideal = {best / ideal:.3f}   (target <= 1.15)")
     print(
         f"   ratio runner alone / ideal = {bare / ideal:.3f}   (the HTTP client and server alone)"
     )
+    print(f"   ratio floor / ideal = {raw / ideal:.3f}   (the server and the machine alone)")
+    print(
+        f"   client CPU per run: {best_cpu / total * 1000:.2f} ms through the lifecycle, "
+        f"{bare_cpu / total * 1000:.2f} ms runner alone, {raw_cpu / total * 1000:.2f} ms floor"
+    )
     print(f"   max in flight at the server: {max_in_flight}")
+
+
+async def raw_calls(port: int, total: int, concurrency: int) -> None:
+    """`total` chat calls over `concurrency` keep-alive connections, written by hand: the
+    least a client can do, so its time is what the server and the machine cost."""
+    body = json.dumps(
+        {
+            "model": "fake-model",
+            "messages": [{"role": "user", "content": "Question 0: name a planet."}],
+            "max_tokens": 16,
+        }
+    ).encode()
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    left = total
+
+    async def connection() -> None:
+        nonlocal left
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while left > 0:
+            left -= 1
+            writer.write(head + body)
+            headers = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+            length = int(headers.split("content-length:")[1].split("\r\n")[0])
+            assert json.loads(await reader.readexactly(length))["choices"]
+        writer.close()
+        await writer.wait_closed()
+
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
 
 
 # -- 2. analysis -------------------------------------------------------------------------------

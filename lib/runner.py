@@ -9,10 +9,12 @@ How a run goes
   conditions; with concurrency 1 the calls go out in exactly that order.
 - A fixed pool of workers takes requests in that order, at most
   min(concurrency or DEFAULT_CONCURRENCY, provider.max_concurrency) at a time.
-- Workers only call the provider. The coroutine that called `run_spec` receives each completion
-  and calls `sink` then `on_progress` itself, so callbacks run in the event-loop thread (the
-  caller's thread under `run_spec_sync`, which Streamlit needs) and an exception in a callback
-  surfaces right there.
+- Workers only call the provider. Each completion goes to `sink` on the runner's one writer
+  thread, in order of completion, so a store write (~0.5-1 ms of SQLite and SQLAlchemy) never
+  holds up the event loop that sends and reads every call. Once the sink has returned, the
+  coroutine that called `run_spec` calls `on_progress` itself, so progress only ever reports
+  stored runs, runs in the event-loop thread (the caller's thread under `run_spec_sync`, which
+  Streamlit needs), and an exception in either callback surfaces right there.
 - Every call is a real call: nothing here caches or deduplicates generation requests.
 
 Resuming
@@ -24,9 +26,10 @@ Stopping
   are kept; the outcome has `cancelled=True`.
 - A callback that raises: the runner stops starting calls, cancels the calls in flight (their
   results are dropped: an abandoned local generation finishes in its thread), waits for the
-  workers to end, then re-raises. Every completion handed to the sink before stays with the sink.
+  workers to end and for the writer to store what it was handed (nothing after a failed write),
+  then re-raises. Every completion handed to the sink before stays with the sink.
   - `Exception` from a callback is re-raised as `RunnerCallbackError`, whose `.outcome` holds
-    every completion received so far, including the one the callback failed on, so a failed sink
+    every completion the sink stored, plus the one the callback failed on, so a failed sink
     write (say a database error) never loses a completion.
   - Anything else (KeyboardInterrupt, SystemExit, Streamlit's StopException/RerunException,
     asyncio.CancelledError) propagates unchanged, because callers rely on its type.
@@ -35,6 +38,8 @@ Stopping
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
 import threading
 import time
 from collections import deque
@@ -244,7 +249,9 @@ async def run_spec(
     limit = effective_concurrency(provider, concurrency)
     pending = deque(plan_requests(spec, previous))
     planned = len(pending)
-    finished: asyncio.Queue[Completion | None] = asyncio.Queue()
+    # One inbox for the loop: ("called", c) from a worker, ("stored", c, error) from the writer,
+    # ("ended", None, None) when a worker stops.
+    inbox: asyncio.Queue[tuple[str, Completion | None, BaseException | None]] = asyncio.Queue()
     stop = asyncio.Event()  # set when a callback failed: no new calls
 
     def may_start() -> bool:
@@ -254,49 +261,95 @@ async def run_spec(
         try:
             while may_start():
                 request = pending.popleft()
-                finished.put_nowait(await _call(provider, request))
+                inbox.put_nowait(("called", await _call(provider, request), None))
         finally:
-            finished.put_nowait(None)  # this worker is done (or was cancelled)
+            inbox.put_nowait(("ended", None, None))  # this worker is done (or was cancelled)
 
+    loop = asyncio.get_running_loop()
+
+    def report_write(completion: Completion, error: BaseException | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone (Ctrl-C): nobody to tell
+            loop.call_soon_threadsafe(inbox.put_nowait, ("stored", completion, error))
+
+    writer = _SinkWriter(sink, report_write) if sink is not None else None
     workers = [asyncio.create_task(worker()) for _ in range(min(limit, len(pending)))]
     progress = _Progress(spec, previous)
-    received: list[Completion] = []
-    running = len(workers)
+    delivered: list[Completion] = []  # stored (when there is a sink) and reported
+    failure: tuple[str, Completion, Exception] | None = None
+    running, writing = len(workers), 0
     try:
-        while running:
-            completion = await finished.get()
-            if completion is None:
+        while running or writing:
+            kind, completion, error = await inbox.get()
+            if completion is None:  # "ended"
                 running -= 1
                 continue
-            received.append(completion)
-            _deliver("sink", sink, completion, received, spec)
-            _deliver("on_progress", on_progress, progress.record(completion), received, spec)
+            if kind == "called" and writer is not None:
+                writer.put(completion)  # reported back as "stored" once the sink returned
+                writing += 1
+                continue
+            if kind == "stored":
+                writing -= 1
+            if error is not None:
+                if not isinstance(error, Exception):
+                    raise error  # a control exception from the sink propagates unchanged
+                failure = ("sink", completion, error)
+                break
+            delivered.append(completion)
+            if on_progress is not None:
+                try:
+                    on_progress(progress.record(completion))
+                except Exception as exc:
+                    failure = ("on_progress", completion, exc)
+                    break
     finally:
         stop.set()
         for task in workers:
             task.cancel()
+        if writer is not None:
+            writer.close()  # waits for what it was handed: then `writer.stored` is complete
         await asyncio.gather(*workers, return_exceptions=True)
         closer = getattr(provider, "aclose", None)
         if closer is not None:
             await closer()
-    return RunOutcome(_ordered(received, spec), cancelled=len(received) < planned)
-
-
-def _deliver(
-    name: str,
-    callback: Callable[..., None] | None,
-    payload: Completion | ProgressEvent,
-    received: list[Completion],
-    spec: AnySpec,
-) -> None:
-    if callback is None:
-        return
-    try:
-        callback(payload)
-    except Exception as exc:
-        completion = payload if isinstance(payload, Completion) else payload.completion
-        outcome = RunOutcome(_ordered(received, spec), cancelled=True)
+    kept = writer.stored if writer is not None else delivered
+    if failure is not None:
+        name, completion, exc = failure
+        kept = kept + [completion] if name == "sink" else kept
+        outcome = RunOutcome(_ordered(kept, spec), cancelled=True)
         raise RunnerCallbackError(name, completion, outcome) from exc
+    return RunOutcome(_ordered(kept, spec), cancelled=len(kept) < planned)
+
+
+class _SinkWriter:
+    """Calls the sink on its own thread, one completion at a time in the order they were put,
+    and reports each write back with `report(completion, error)` (called on that thread).
+    After a write raises, nothing more is written."""
+
+    def __init__(self, sink: Sink, report: Callable[[Completion, BaseException | None], None]):
+        self.stored: list[Completion] = []  # written, in order; complete once close() returned
+        self._sink = sink
+        self._report = report
+        self._queue: queue.SimpleQueue[Completion | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="seedscope-sink", daemon=True)
+        self._thread.start()
+
+    def put(self, completion: Completion) -> None:
+        self._queue.put(completion)
+
+    def close(self) -> None:
+        """Write everything put so far (unless a write failed), then end the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (completion := self._queue.get()) is not None:
+            try:
+                self._sink(completion)
+            except BaseException as exc:  # re-raised by run_spec on the loop, whatever it is
+                self._report(completion, exc)
+                return
+            self.stored.append(completion)
+            self._report(completion, None)
 
 
 def _ordered(completions: list[Completion], spec: AnySpec) -> list[Completion]:

@@ -4,11 +4,17 @@ fault-injecting test server and llama-cpp-python's own OpenAI-compatible server.
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx2
+import openai
 import pytest
 from seedscope.providers.base import CompletionRequest
 from seedscope.providers.factory import ProviderConfigError, make_provider
-from seedscope.providers.openai_compat import ModelListError, OpenAICompatProvider
+from seedscope.providers.openai_compat import ModelListError, OpenAICompatProvider, _read_answer
+from seedscope.providers.openai_errors import CHAT, describe_openai_error
 from seedscope.settings import Settings
 
 from tests.helpers import free_port
@@ -118,6 +124,96 @@ def test_each_fault_becomes_a_failed_run_with_a_reason(fake_server, model, error
         assert fragment in completion.error_message, completion.error_message
     assert SECRET not in completion.error_message
     assert (completion.arm_label, completion.run_index, completion.effective_seed) == ("arm", 0, 7)
+
+
+class RecordingHandler(BaseHTTPRequestHandler):
+    """Records each request's headers and body; answers one fixed chat completion."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[tuple[dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib signature
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.seen.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        answer = {"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}]}
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_args) -> None:
+        pass
+
+
+def test_the_request_is_the_one_the_sdks_chat_create_sends():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RecordingHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    try:
+        for seed in (42, None):
+            RecordingHandler.seen.clear()
+            req = request(seed=seed)
+            provider = OpenAICompatProvider(api_key=SECRET, base_url=base_url, model="fake-model")
+            assert complete(provider, req).text == "hi"
+
+            async def through_create(req=req):
+                client = openai.AsyncOpenAI(api_key=SECRET, base_url=base_url)
+                extra = {} if req.seed is None else {"seed": req.seed}
+                await client.chat.completions.create(
+                    model=req.model,
+                    messages=req.chat_messages(),
+                    temperature=req.temperature,
+                    top_p=req.top_p,
+                    max_tokens=req.max_tokens,
+                    **extra,
+                )
+                await client.close()
+
+            asyncio.run(through_create())
+            (ours, our_body), (sdks, sdk_body) = RecordingHandler.seen
+            assert our_body == sdk_body  # byte for byte, key order included
+            per_call = {"x-stainless-retry-count", "idempotency-key", "x-stainless-read-timeout"}
+            assert {k: v for k, v in ours.items() if k not in per_call} == {
+                k: v for k, v in sdks.items() if k not in per_call
+            }
+            assert ours["authorization"] == f"Bearer {SECRET}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "fragment"),
+    [
+        (b"<html>Please log in</html>", "text/html", "no choices in the response: '<html>Please"),
+        (b'{"choices": [{"mess', "application/json", "Unterminated string"),
+        (b"", "application/json", "Expecting value"),
+        (b'{"choices": []}', "application/json", "no choices in the response"),
+        (b"null", "application/json", "no choices in the response: None"),
+        (b'{"choices": [{"message": {"content": [1]}}]}', "application/json", "is not text: [1]"),
+    ],
+)
+def test_a_broken_answer_is_a_malformed_response(body, content_type, fragment):
+    response = httpx2.Response(200, content=body, headers={"content-type": content_type})
+    with pytest.raises(Exception) as caught:
+        _read_answer(response)
+    error_type, message = describe_openai_error(
+        caught.value, endpoint=CHAT, host="h", model="m", timeout=1, max_retries=0, api_key=None
+    )
+    assert error_type == "MalformedResponseError"
+    assert fragment in message, message
+
+
+def test_odd_but_readable_answers_read_as_the_sdk_models_did():
+    def read(answer: object) -> tuple[str, str | None]:
+        _, text, finish_reason = _read_answer(httpx2.Response(200, json=answer))
+        return text, finish_reason
+
+    assert read({"choices": [{"message": {"content": None}, "finish_reason": None}]}) == ("", None)
+    assert read({"choices": ["not an object"]}) == ("", None)
+    assert read({"choices": [{"message": "x", "finish_reason": 1}]}) == ("", "1")
 
 
 def test_timeout_is_reported_with_the_setting(fake_server_factory):

@@ -182,24 +182,27 @@ def test_faults_with_sdk_retries_still_give_one_record_per_run(fake_server_facto
     assert server.stats()["requests"]["chat"] > 30  # the SDK retried some calls
 
 
-def test_sink_and_progress_run_on_the_callers_thread(fake_server):
+def test_progress_runs_on_the_callers_thread_and_the_sink_on_one_writer_thread(fake_server):
     spec = make_spec(("unseeded", None, 0.7, 5), ("seeded", 123, 0.0, 5))
     caller = threading.get_ident()
     sunk: list[Completion] = []
     events: list[ProgressEvent] = []
-    threads: set[int] = set()
+    sink_threads: set[int] = set()
+    progress_threads: set[int] = set()
 
     def sink(completion: Completion) -> None:
-        threads.add(threading.get_ident())
+        sink_threads.add(threading.get_ident())
         sunk.append(completion)
 
     def on_progress(event: ProgressEvent) -> None:
-        threads.add(threading.get_ident())
-        assert event.completion is sunk[-1]  # persisted before progress is shown
+        progress_threads.add(threading.get_ident())
+        assert any(c is event.completion for c in sunk)  # persisted before progress is shown
         events.append(event)
 
     outcome = run_spec_sync(spec, remote(fake_server), sink=sink, on_progress=on_progress)
-    assert threads == {caller}
+    assert progress_threads == {caller}  # Streamlit needs its own thread
+    assert len(sink_threads) == 1 and caller not in sink_threads  # writes never block the loop
+    assert [e.completion for e in events] == sunk  # progress in the order runs were stored
     assert [e.done for e in events] == list(range(1, 11))
     assert all(e.total == 10 for e in events)
     final = events[-1].arms

@@ -3,6 +3,11 @@
 Chat Completions through the official SDK's `AsyncOpenAI`. Retries are the SDK's own
 (`max_retries`, honouring `Retry-After`); there is no second retry layer here.
 
+Calls go through the SDK's generic `post` (its retries, timeouts, auth headers and error types)
+with a plain JSON body, and the JSON answer is read here: `chat.completions.create` walks its
+typed-dict schema for every request and builds pydantic models for every response, over a
+third of the client's CPU per call, and that CPU is what limits a large batch on one event loop.
+
 - `system_fingerprint` is recorded exactly as the server reports it; None stays None.
 - The effective seed of a remote run is the seed that was sent (None when unseeded: the server
   does not say which seed it used).
@@ -39,6 +44,11 @@ from seedscope.providers.openai_errors import (
     shorten,
 )
 from seedscope.settings import Settings, base_url_host
+
+_CHAT_PATH = "/chat/completions"
+# What `chat.completions.create` asks for: the API key as a bearer token (the SDK's default
+# would also add an admin key's header when one is configured).
+_CHAT_OPTIONS: openai.RequestOptions = {"security": {"bearer_auth": True}}
 
 
 class ModelListError(RuntimeError):
@@ -149,22 +159,26 @@ class OpenAICompatProvider:
     # --- generation -----------------------------------------------------------------------
 
     async def complete(self, request: CompletionRequest) -> Completion:
+        # The very body `chat.completions.create` sends for these arguments (same keys, same
+        # order): every value is plain JSON already, so its schema transform changes nothing.
         params: dict[str, Any] = {
             "model": request.model or self.model,
             "messages": request.chat_messages(),
-            "temperature": request.temperature,
-            "top_p": request.top_p,
             "max_tokens": request.max_tokens,
         }
         if request.seed is not None:
             params["seed"] = request.seed
+        params["temperature"] = request.temperature
+        params["top_p"] = request.top_p
         loop = asyncio.get_running_loop()
         self._track(loop, +1)
         started_at = utc_now()
         start = time.perf_counter()
         try:
-            response = await self._async_client(loop).chat.completions.create(**params)
-            text, finish_reason = _first_choice(response)
+            response = await self._async_client(loop).post(
+                _CHAT_PATH, body=params, cast_to=httpx2.Response, options=_CHAT_OPTIONS
+            )
+            answer, text, finish_reason = _read_answer(response)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded run
             error_type, message = self.describe_error(exc, model=params["model"])
             return failed_completion(
@@ -180,8 +194,9 @@ class OpenAICompatProvider:
         finally:
             self._track(loop, -1)
         latency = time.perf_counter() - start
-        usage = getattr(response, "usage", None)
-        fingerprint = getattr(response, "system_fingerprint", None)
+        usage = answer.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
+        fingerprint = answer.get("system_fingerprint")
         return completion_for(
             request,
             provider=self.name,
@@ -189,8 +204,8 @@ class OpenAICompatProvider:
             text=text,
             system_fingerprint=None if fingerprint is None else str(fingerprint),
             effective_seed=request.seed,
-            prompt_tokens=_int_or_none(getattr(usage, "prompt_tokens", None)),
-            completion_tokens=_int_or_none(getattr(usage, "completion_tokens", None)),
+            prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
+            completion_tokens=_int_or_none(usage.get("completion_tokens")),
             latency_s=latency,
             finish_reason=finish_reason,
             started_at=started_at,
@@ -231,17 +246,27 @@ class OpenAICompatProvider:
         )
 
 
-def _first_choice(response: Any) -> tuple[str, str | None]:
-    """Text and finish reason of the first choice, or MalformedResponseError."""
-    choices = getattr(response, "choices", None)
+def _read_answer(response: httpx2.Response) -> tuple[dict[str, Any], str, str | None]:
+    """(the JSON answer, text and finish reason of its first choice) of a 200 answer (the SDK
+    raised for error statuses already); MalformedResponseError or json.JSONDecodeError as the
+    SDK's own parsing reported a broken answer."""
+    try:
+        answer = response.json()
+    except ValueError:
+        if response.headers.get("content-type", "").split(";")[0].endswith("json"):
+            raise
+        answer = response.text  # the SDK returned the text of a body that is not JSON
+    choices = answer.get("choices") if isinstance(answer, dict) else None
     if not isinstance(choices, list) or not choices:
-        raise MalformedResponseError(f"no choices in the response: {shorten(repr(response))}")
-    message = getattr(choices[0], "message", None)
-    content = getattr(message, "content", None)
+        raise MalformedResponseError(f"no choices in the response: {shorten(repr(answer))}")
+    # An entry or message that is not an object reads as empty, as the SDK's models did.
+    choice = choices[0] if isinstance(choices[0], dict) else {}
+    message = choice.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
     if content is not None and not isinstance(content, str):
         raise MalformedResponseError(f"message content is not text: {shorten(repr(content))}")
-    finish_reason = getattr(choices[0], "finish_reason", None)
-    return content or "", None if finish_reason is None else str(finish_reason)
+    finish_reason = choice.get("finish_reason")
+    return answer, content or "", None if finish_reason is None else str(finish_reason)
 
 
 def _int_or_none(value: Any) -> int | None:
