@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from seedscope.net_guard import GuardPolicy, RefusedURL, check_typed_base_url
 from seedscope.providers.base import Provider
 from seedscope.settings import Settings
 from seedscope.spec import PROVIDERS
+
+# How the page names a base URL a visitor typed (as error messages say where a URL came from);
+# such a URL goes through the SSRF guard (seedscope.net_guard).
+TYPED_IN_THE_PAGE = "typed in the page"
 
 
 class ProviderConfigError(ValueError):
@@ -56,9 +61,16 @@ def make_provider(
             "or OPENAI_BASE_URL (or --base-url) for a compatible server such as vLLM, Ollama "
             "or llama.cpp"
         )
-    settings = settings_for_endpoint(settings, base_url)
+    # The command line's --base-url is the operator's own and is not guarded.
+    guard = typed_url_guard(settings, base_url) if base_url_origin == TYPED_IN_THE_PAGE else None
+    endpoint = settings_for_endpoint(settings, base_url)
     return OpenAICompatProvider.from_settings(
-        settings, model=model, base_url=base_url, base_url_origin=base_url_origin
+        endpoint,
+        model=model,
+        base_url=base_url,
+        base_url_origin=base_url_origin,
+        guard=guard,
+        echo_error_body=not (guard is not None and settings.shared_mode),
     )
 
 
@@ -72,3 +84,16 @@ def settings_for_endpoint(settings: Settings, base_url: str | None) -> Settings:
     if base_url is None or base_url == settings.openai_base_url:
         return settings
     return settings.model_copy(update={"openai_api_key": None})
+
+
+def typed_url_guard(settings: Settings, base_url: str | None) -> GuardPolicy | None:
+    """The SSRF guard for a base URL a visitor typed (None for the configured one, which is
+    trusted): a visitor's URL makes this server send requests, so seedscope.net_guard decides,
+    now (ProviderConfigError naming the rule when refused) and again at every request."""
+    if not base_url or base_url == settings.openai_base_url:
+        return None
+    try:
+        check_typed_base_url(base_url, settings)
+    except RefusedURL as exc:
+        raise ProviderConfigError(str(exc)) from None
+    return GuardPolicy.from_settings(settings)

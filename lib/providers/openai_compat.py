@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx2
 import openai
+from seedscope.net_guard import GuardPolicy, guarded_async_client, guarded_client
 from seedscope.providers.base import (
     Completion,
     CompletionRequest,
@@ -69,9 +70,14 @@ class OpenAICompatProvider:
         timeout: float = 60.0,
         max_retries: int = 2,
         base_url_origin: str | None = None,
+        guard: GuardPolicy | None = None,
+        echo_error_body: bool = True,
     ) -> None:
         """`base_url_origin`: where `base_url` came from, for error messages, e.g. "given with
-        --base-url" or "typed in the page"; None: the configured OPENAI_BASE_URL."""
+        --base-url" or "typed in the page"; None: the configured OPENAI_BASE_URL.
+        `guard`: for a base URL a visitor typed, every request is checked (seedscope.net_guard)
+        and redirects are not followed. `echo_error_body` False: a server's error text is never
+        quoted (shared mode), only the status and error type."""
         if not api_key and not base_url:
             raise ValueError(
                 "the openai backend needs OPENAI_API_KEY, or OPENAI_BASE_URL for a "
@@ -96,6 +102,8 @@ class OpenAICompatProvider:
         self._lock = threading.Lock()
         self._sync_client: openai.OpenAI | None = None
         self._ssl_context: ssl.SSLContext | None = None
+        self.guard = guard
+        self.echo_error_body = echo_error_body
 
     @classmethod
     def from_settings(
@@ -105,6 +113,8 @@ class OpenAICompatProvider:
         base_url: str | None = None,
         *,
         base_url_origin: str | None = None,
+        guard: GuardPolicy | None = None,
+        echo_error_body: bool = True,
     ) -> OpenAICompatProvider:
         return cls(
             api_key=settings.openai_api_key,
@@ -114,6 +124,8 @@ class OpenAICompatProvider:
             max_retries=settings.openai_max_retries,
             # Only a URL that really came from elsewhere is named as coming from there.
             base_url_origin=base_url_origin if base_url else None,
+            guard=guard,
+            echo_error_body=echo_error_body,
         )
 
     def __repr__(self) -> str:
@@ -134,7 +146,11 @@ class OpenAICompatProvider:
                 if self._ssl_context is None:
                     # Loading the CA bundle costs ~50 ms; one context serves every loop's client.
                     self._ssl_context = httpx2.create_ssl_context()
-                http_client = openai.DefaultAsyncHttpxClient(verify=self._ssl_context)
+                http_client = (
+                    guarded_async_client(self.guard, verify=self._ssl_context)
+                    if self.guard is not None
+                    else openai.DefaultAsyncHttpxClient(verify=self._ssl_context)
+                )
                 client = openai.AsyncOpenAI(**self._client_options(), http_client=http_client)
                 self._clients[loop] = client
             return client
@@ -216,7 +232,9 @@ class OpenAICompatProvider:
     def list_models(self) -> list[str]:
         """Model ids from the server's `/v1/models`; ModelListError says why when it can't."""
         if self._sync_client is None:
-            self._sync_client = openai.OpenAI(**self._client_options())
+            # The model list is fetched while a visitor types: a typed URL is guarded here too.
+            http_client = guarded_client(self.guard) if self.guard is not None else None
+            self._sync_client = openai.OpenAI(**self._client_options(), http_client=http_client)
         try:
             page = self._sync_client.models.list()
             return sorted(str(model.id) for model in page.data)
@@ -243,6 +261,7 @@ class OpenAICompatProvider:
             api_key=self.__api_key,
             base_url=self.base_url,
             base_url_origin=self.base_url_origin,
+            echo_body=self.echo_error_body,
         )
 
 

@@ -11,11 +11,12 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import streamlit as st
-from seedscope.providers.factory import settings_for_endpoint
+from seedscope.net_guard import RefusedURL, check_typed_base_url
+from seedscope.providers.factory import settings_for_endpoint, typed_url_guard
 from seedscope.settings import Settings, base_url_host
 from seedscope.spec import (
     DEFAULT_PROMPT,
@@ -144,10 +145,16 @@ def arms_table(arms: list[dict[str, Any]]) -> pd.DataFrame:
 
 @st.cache_data(ttl=120, show_spinner="Asking the server for its models…")
 def _remote_models(
-    base_url: str | None, configured_url: str | None, has_key: bool, _settings: Settings
+    base_url: str | None,
+    configured_url: str | None,
+    has_key: bool,
+    policy: tuple[bool, tuple[str, ...]],
+    _settings: Settings,
 ) -> list[str]:
     from seedscope.providers.openai_compat import OpenAICompatProvider
 
+    # A typed URL is guarded here too: listing models is a request the server sends.
+    guard = typed_url_guard(_settings, base_url)
     settings = settings_for_endpoint(_settings, base_url)
     # Short timeout and no retries: the form waits for this answer.
     provider = OpenAICompatProvider(
@@ -155,25 +162,50 @@ def _remote_models(
         base_url=base_url or settings.openai_base_url,
         timeout=5.0,
         max_retries=0,
+        guard=guard,
+        echo_error_body=not (guard is not None and _settings.shared_mode),
     )
     return provider.list_models()
 
 
 def remote_models(settings: Settings, base_url: str | None) -> tuple[list[str], str | None]:
     """Model ids from the server's /v1/models, or an empty list and why."""
+    policy = (settings.shared_mode, settings.allowed_base_urls)
     try:
         models = _remote_models(
-            base_url, settings.openai_base_url, bool(settings.openai_api_key), settings
+            base_url, settings.openai_base_url, bool(settings.openai_api_key), policy, settings
         )
     except Exception as exc:  # the server may not offer /v1/models: fall back to typing a name
         return [], str(exc)
     return models, None
 
 
-def backend_section(
-    settings: Settings, key: str = "cmp"
-) -> tuple[str, str | None, str, str | None]:
-    """(backend, base URL, model, why the models at a typed base URL could not be listed)."""
+class Backend(NamedTuple):
+    provider: str
+    base_url: str | None
+    model: str
+    model_list_problem: str | None  # why the models at a typed base URL could not be listed
+    refused: str | None  # why a typed base URL may not be used (seedscope.net_guard)
+
+
+def _typed_url_verdict(settings: Settings, base_url: str | None) -> str | None:
+    """Refusal of a typed base URL (shown, and Generate stays disabled), or None; in local mode
+    what the guard found is a warning next to the field."""
+    if base_url is None or base_url == settings.openai_base_url:
+        return None
+    if not base_url.startswith(("http://", "https://")):
+        return None  # the form's own check names that
+    try:
+        warning = check_typed_base_url(base_url, settings)
+    except RefusedURL as exc:
+        return str(exc)
+    if warning:
+        st.warning(escape_markdown(warning), icon=":material/shield:")
+    return None
+
+
+def backend_section(settings: Settings, key: str = "cmp") -> Backend:
+    """Backend, base URL and model fields."""
     providers = available_providers(settings)
     if not providers:
         st.error(
@@ -196,7 +228,7 @@ def backend_section(
         st.caption("OpenAI-compatible backend: set OPENAI_API_KEY or OPENAI_BASE_URL (see About).")
     if provider == "local":
         st.text_input("Model", value=LOCAL_CHAT_MODEL, disabled=True, key=f"{key}_local_model")
-        return provider, None, LOCAL_CHAT_MODEL, None
+        return Backend(provider, None, LOCAL_CHAT_MODEL, None, None)
 
     configured = settings.openai_base_url or ""
     if settings.lock_base_url:
@@ -217,7 +249,10 @@ def backend_section(
             help="Any OpenAI-compatible server: vLLM, Ollama, llama.cpp server, LM Studio.",
         ).strip()
         base_url = typed or None
-    models, problem = remote_models(settings, base_url)
+    refused = _typed_url_verdict(settings, base_url)
+    if refused:
+        st.error(escape_markdown(refused), icon=":material/block:")
+    models, problem = ([], None) if refused else remote_models(settings, base_url)
     if models:
         default = settings.openai_model if settings.openai_model in models else models[0]
         model = st.selectbox(
@@ -228,7 +263,14 @@ def backend_section(
         if problem:
             st.caption(f"Type a model name ({escape_markdown(problem)}).")
     typed = base_url is not None and base_url != settings.openai_base_url
-    return provider, base_url, model, problem if typed else None
+    return Backend(provider, base_url, model, problem if typed else None, refused)
+
+
+def base_url_problems(base_url: str | None, refused: str | None) -> list[str]:
+    """What keeps a typed base URL from being used, for the form's problem list."""
+    if base_url and not base_url.startswith(("http://", "https://")):
+        return [f"base_url: {base_url!r} is not an http(s) URL; e.g. {OPENAI_DEFAULT_BASE_URL}"]
+    return [f"base_url: {refused}"] if refused else []
 
 
 def loaded_arms_key(key: str) -> str:
@@ -317,7 +359,7 @@ def render_compare_form(
         prompt = st.text_area("Prompt", value=DEFAULT_PROMPT, key="cmp_prompt", height=100)
         system = st.text_area("System message", value=DEFAULT_SYSTEM, key="cmp_system", height=68)
         # Full-width rows: the backend and model names are long and must stay readable.
-        provider, base_url, model, model_list_problem = backend_section(settings)
+        provider, base_url, model, model_list_problem, refused = backend_section(settings)
         tokens_col, top_p_col = st.columns(2)
         max_tokens = int(
             tokens_col.number_input("max_tokens", value=200, step=1, key="cmp_max_tokens")
@@ -342,10 +384,7 @@ def render_compare_form(
         spec = validate_spec(data, Limits.from_settings(settings))
     except SpecError as exc:
         problems.extend(exc.messages)
-    if base_url and not base_url.startswith(("http://", "https://")):
-        problems.append(
-            f"base_url: {base_url!r} is not an http(s) URL; e.g. {OPENAI_DEFAULT_BASE_URL}"
-        )
+    problems.extend(base_url_problems(base_url, refused))
 
     form = CompareForm(
         provider=provider,

@@ -12,13 +12,12 @@ from seedscope.budgets import BudgetExceeded, Budgets, Request
 from seedscope.experiments import ResumeError, check_resumable, missing_runs
 from seedscope.jobs import Job
 from seedscope.providers.base import Provider
+from seedscope.providers.factory import TYPED_IN_THE_PAGE
 from seedscope.settings import Settings
 from seedscope.store import Store, StoredExperiment, StoreError
 from seedscope.suites import AnySpec
 from seedscope.ui import resources
 from seedscope.ui.visitor import Visitor, current_visitor
-
-TYPED_IN_THE_PAGE = "typed in the page"  # where a base URL came from, as errors name it
 
 
 class LaunchError(RuntimeError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import streamlit as st
-from seedscope.settings import Settings, SettingsError, load_settings
+from seedscope.settings import Settings, SettingsError, is_loopback_bind_address, load_settings
 
 if TYPE_CHECKING:
     from seedscope.embeddings import Embedder
@@ -27,9 +27,11 @@ class ResourceError(RuntimeError):
 
 
 def settings_or_stop() -> Settings:
-    """Settings, or a short error with the fix and a stopped page."""
+    """Settings, or a short error with the fix and a stopped page. Shared mode is on whenever
+    Streamlit listens on a non-loopback address, however that was set (its environment
+    variable, config.toml or --server.address): then others can reach the page."""
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as exc:
         st.error(
             f"Seedscope's configuration is not usable: {exc}. Fix the environment variable or "
@@ -37,6 +39,10 @@ def settings_or_stop() -> Settings:
         )
         st.stop()
         raise  # unreachable: st.stop() raises
+    address = settings.streamlit_server_address or st.get_option("server.address")
+    if not settings.shared and not is_loopback_bind_address(address or "0.0.0.0"):
+        settings = settings.model_copy(update={"shared": True})  # unset: every interface
+    return settings
 
 
 def _local_key(settings: Settings) -> tuple[object, ...]:

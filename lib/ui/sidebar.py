@@ -7,7 +7,7 @@ from seedscope.settings import Settings
 from seedscope.spec import LOCAL_CHAT_MODEL
 from seedscope.ui import resources
 from seedscope.ui.text import code_span
-from seedscope.ui.visitor import logged_in_user, shared_mode
+from seedscope.ui.visitor import logged_in_user
 
 
 def render_backend_status(settings: Settings) -> None:
@@ -51,7 +51,7 @@ def render_visitor_status(settings: Settings) -> None:
     if user is not None:
         sidebar.caption(f"Logged in as {code_span(user)}")
         sidebar.button("Log out", on_click=st.logout, icon=":material/logout:", key="logout")
-    elif shared_mode(settings):
+    elif settings.shared_mode:  # resources.settings_or_stop also counts the listen address
         sidebar.warning(
             "Shared mode without a login: anyone who can reach this page can use it, within "
             "the budgets. Configure [auth] in .streamlit/secrets.toml to require a login "

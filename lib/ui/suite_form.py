@@ -20,9 +20,9 @@ from seedscope.spec import DEFAULT_SYSTEM, Limits, SpecError
 from seedscope.store import Store, StoreError
 from seedscope.suites import Suite, SuiteSpec, parse_suite, suite_from_lines, validate_suite_spec
 from seedscope.ui.compare_form import (
-    OPENAI_DEFAULT_BASE_URL,
     CompareForm,
     backend_section,
+    base_url_problems,
     preset_section,
     render_check_panel,
 )
@@ -180,7 +180,7 @@ def render_suite_form(
             key=f"{KEY}_system",
             height=68,
         )
-        provider, base_url, model, model_list_problem = backend_section(settings, key=KEY)
+        provider, base_url, model, model_list_problem, refused = backend_section(settings, key=KEY)
         tokens_col, top_p_col = st.columns(2)
         max_tokens = int(
             tokens_col.number_input("max_tokens", value=64, step=1, key=f"{KEY}_max_tokens")
@@ -208,10 +208,7 @@ def render_suite_form(
             spec = validate_suite_spec(data, Limits.from_settings(settings))
         except SpecError as error:
             problems.extend(error.messages)
-    if base_url and not base_url.startswith(("http://", "https://")):
-        problems.append(
-            f"base_url: {base_url!r} is not an http(s) URL; e.g. {OPENAI_DEFAULT_BASE_URL}"
-        )
+    problems.extend(base_url_problems(base_url, refused))
     form = CompareForm(
         provider=provider,
         base_url=base_url,

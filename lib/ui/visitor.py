@@ -11,7 +11,6 @@ import uuid
 from dataclasses import dataclass
 
 import streamlit as st
-from seedscope.settings import Settings, is_loopback_bind_address
 
 SESSION_KEY = "visitor_session"
 
@@ -43,15 +42,6 @@ def current_visitor() -> Visitor:
         return Visitor(owner=f"user:{user}", user=user)
     session = st.session_state.setdefault(SESSION_KEY, uuid.uuid4().hex)
     return Visitor(owner=f"session:{session}", user=None)
-
-
-def shared_mode(settings: Settings) -> bool:
-    """Others may reach the page: SEEDSCOPE_SHARED, or Streamlit listening on a non-loopback
-    address (its environment variable, config.toml or a --server.address flag)."""
-    if settings.shared:
-        return True
-    address = settings.streamlit_server_address or st.get_option("server.address")
-    return not is_loopback_bind_address(address or "0.0.0.0")  # unset: every interface
 
 
 def require_login() -> None:

@@ -240,8 +240,11 @@ def test_a_typed_base_url_that_fails_is_named_as_typed_in_the_page(make_app, rem
     assert not at.warning  # the configured server lists its models
     typed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     at.text_input(key="cmp_base_url").set_value(typed).run()
-    (warning,) = [w.value.replace("\\", "") for w in at.warning]
+    warnings = [w.value.replace("\\", "") for w in at.warning]
+    (warning,) = [w for w in warnings if w.startswith("The models at the base URL typed")]
     assert warning.startswith("The models at the base URL typed in the page could not be listed")
+    # And the SSRF guard's local-mode note: a loopback address, allowed outside shared mode.
+    assert any("127.0.0.1 is a loopback address" in w for w in warnings), warnings
     assert not at.button(key="cmp_generate").disabled  # a warning, not a block
     generate(at, runs=1, max_tokens=4)
 
