@@ -1,6 +1,6 @@
-"""seedscope.budgets on a real SQLite store with a controlled clock: each limit refuses with a
-message naming it and when it frees up, the ledger survives a restart, unpaid backends do not
-count against the token budget, and a failed start records nothing."""
+"""seedscope.budgets on real stores (SQLite and PostgreSQL) with a controlled clock: each limit
+refuses with a message naming it and when it frees up, the ledger survives a restart, unpaid
+backends do not count against the token budget, and a failed start records nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 from seedscope.budgets import HOUR, BudgetExceeded, Budgets, Request, frees_up
 from seedscope.settings import Settings
 from seedscope.store import Store
+
+from tests.store_support import BACKENDS, database_url
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
@@ -22,9 +24,10 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'budgets.db'}"
+@pytest.fixture(params=BACKENDS)
+def url(request, tmp_path) -> str:
+    """A fresh database on SQLite and on the real PostgreSQL test server."""
+    return database_url(request.param, tmp_path, request)
 
 
 def budgets(url: str, clock: Clock, running: int = 0, **limits) -> Budgets:
