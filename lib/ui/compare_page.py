@@ -11,19 +11,17 @@ from __future__ import annotations
 import streamlit as st
 from seedscope.jobs import Job
 from seedscope.settings import Settings
-from seedscope.store import StoreError
 from seedscope.ui import resources
 from seedscope.ui.compare_form import render_compare_form
 from seedscope.ui.page_state import (
-    current_experiment_id,
-    ended_note,
-    forget_experiment,
     generate,
+    latest_experiment,
+    render_under_generate,
+    this_sessions_job,
 )
-from seedscope.ui.progress import render_job_progress, show_job_problem
+from seedscope.ui.progress import show_job_problem
 from seedscope.ui.results import render_results
 from seedscope.ui.run_again import show_loaded_notice
-from seedscope.ui.text import escape_markdown
 
 EXPERIMENT_KEY = "cmp_experiment_id"
 NOTICE_KEY = "cmp_notice"
@@ -37,23 +35,12 @@ def _latest_results(settings: Settings, experiment_id: str | None, job: Job | No
             "temperature 0, then measures how far the answers drift."
         )
         return
-    store = resources.store_or_stop(settings)
-    try:
-        experiment = store.load_experiment(experiment_id)
-    except StoreError as exc:
-        st.error(f"The latest comparison could not be loaded: {exc}")
-        return
+    experiment = latest_experiment(
+        settings, experiment_id, session_key=EXPERIMENT_KEY, suite=False, what="comparison"
+    )
     if experiment is None:
-        forget_experiment(EXPERIMENT_KEY)
-        st.info("The latest comparison was deleted in History. Generate a new one.")
         return
     show_job_problem(job)
-    st.page_link(
-        "pages/history.py",
-        label="Open in History",
-        icon=":material/history:",
-        query_params={"experiment": experiment.summary.id},
-    )
     render_results(settings, experiment, key="cmp")
 
 
@@ -65,9 +52,7 @@ def render_compare_page() -> None:
         "the answers drift."
     )
     show_loaded_notice("cmp")
-    experiment_id = current_experiment_id(EXPERIMENT_KEY)
-    job = resources.job_manager().job(experiment_id) if experiment_id else None
-    running = job is not None and not job.snapshot().finished
+    experiment_id, job, running = this_sessions_job(EXPERIMENT_KEY)
     form = render_compare_form(
         settings,
         on_generate=lambda clicked: generate(
@@ -75,15 +60,7 @@ def render_compare_page() -> None:
         ),
         busy=running,
     )
-    assert form.progress is not None
-    with form.progress:
-        notice = st.session_state.pop(NOTICE_KEY, None)
-        if notice:
-            st.error(escape_markdown(notice))  # it may quote a base URL typed in the page
-        if job is not None and running:
-            render_job_progress(job, key="cmp")
-        elif job is not None:
-            ended_note(job)
+    render_under_generate(form, job, running, notice_key=NOTICE_KEY, key="cmp")
     st.divider()
     if running:
         st.caption("The results appear here when the generation ends.")

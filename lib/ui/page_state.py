@@ -7,8 +7,13 @@ from __future__ import annotations
 import streamlit as st
 from seedscope.jobs import Job
 from seedscope.settings import Settings
+from seedscope.store import StoredExperiment, StoreError
+from seedscope.suites import SuiteSpec
+from seedscope.ui import resources
 from seedscope.ui.compare_form import CompareForm
 from seedscope.ui.launch import LaunchError, start_generation
+from seedscope.ui.progress import render_job_progress
+from seedscope.ui.text import escape_markdown
 
 QUERY_PARAM = "experiment"
 
@@ -49,3 +54,58 @@ def ended_note(job: Job) -> None:
             f"Generation ended {result.status}: {len(result.completions)} of "
             f"{job.spec.total_runs} runs stored. The results are below."
         )
+
+
+def this_sessions_job(session_key: str) -> tuple[str | None, Job | None, bool]:
+    """(the session's latest experiment id, its job in this process if any, whether it runs)."""
+    experiment_id = current_experiment_id(session_key)
+    job = resources.job_manager().job(experiment_id) if experiment_id else None
+    return experiment_id, job, job is not None and not job.snapshot().finished
+
+
+def render_under_generate(
+    form: CompareForm, job: Job | None, running: bool, *, notice_key: str, key: str
+) -> None:
+    """Right under Generate: a launch problem, the running job's live progress, or how the
+    last job ended."""
+    assert form.progress is not None
+    with form.progress:
+        notice = st.session_state.pop(notice_key, None)
+        if notice:
+            st.error(escape_markdown(notice))  # it may quote a base URL typed in the page
+        if job is not None and running:
+            render_job_progress(job, key=key)
+        elif job is not None:
+            ended_note(job)
+
+
+def latest_experiment(
+    settings: Settings, experiment_id: str, *, session_key: str, suite: bool, what: str
+) -> StoredExperiment | None:
+    """The session's latest experiment, or None after saying why it cannot be shown here
+    (`what`: "comparison" or "suite"; `suite`: whether this page shows suites)."""
+    store = resources.store_or_stop(settings)
+    try:
+        experiment = store.load_experiment(experiment_id)
+    except StoreError as exc:
+        st.error(f"The latest {what} could not be loaded: {exc}")
+        return None
+    if experiment is None:
+        forget_experiment(session_key)
+        st.info(f"The latest {what} was deleted in History. Generate a new one.")
+        return None
+    if isinstance(experiment.spec, SuiteSpec) != suite:
+        forget_experiment(session_key)
+        st.info(
+            "That experiment is a single comparison: open it in History."
+            if suite
+            else "That experiment is a suite: open it on the Suites page or in History."
+        )
+        return None
+    st.page_link(
+        "pages/history.py",
+        label="Open in History",
+        icon=":material/history:",
+        query_params={"experiment": experiment.id},
+    )
+    return experiment

@@ -13,19 +13,17 @@ from seedscope.jobs import Job
 from seedscope.settings import Settings
 from seedscope.spec import Limits, SpecError
 from seedscope.store import StoreError
-from seedscope.suites import SuiteSpec
 from seedscope.ui import resources
 from seedscope.ui.page_state import (
-    current_experiment_id,
-    ended_note,
-    forget_experiment,
     generate,
+    latest_experiment,
+    render_under_generate,
+    this_sessions_job,
 )
-from seedscope.ui.progress import render_job_progress, show_job_problem
+from seedscope.ui.progress import show_job_problem
 from seedscope.ui.run_again import show_loaded_notice
 from seedscope.ui.suite_form import KEY, extractor_section, render_suite_form
 from seedscope.ui.suite_results import render_suite_results
-from seedscope.ui.text import escape_markdown
 
 EXPERIMENT_KEY = f"{KEY}_experiment_id"
 NOTICE_KEY = f"{KEY}_notice"
@@ -94,27 +92,12 @@ def _latest_results(settings: Settings, experiment_id: str | None, job: Job | No
             "every arm N times; the results say which cases reproduce and which do not."
         )
         return
-    store = resources.store_or_stop(settings)
-    try:
-        experiment = store.load_experiment(experiment_id)
-    except StoreError as exc:
-        st.error(f"The latest suite could not be loaded: {exc}")
-        return
+    experiment = latest_experiment(
+        settings, experiment_id, session_key=EXPERIMENT_KEY, suite=True, what="suite"
+    )
     if experiment is None:
-        forget_experiment(EXPERIMENT_KEY)
-        st.info("The latest suite was deleted in History. Generate a new one.")
-        return
-    if not isinstance(experiment.spec, SuiteSpec):
-        forget_experiment(EXPERIMENT_KEY)
-        st.info("That experiment is a single comparison: open it in History.")
         return
     show_job_problem(job)
-    st.page_link(
-        "pages/history.py",
-        label="Open in History",
-        icon=":material/history:",
-        query_params={"experiment": experiment.id},
-    )
     render_suite_results(settings, experiment, key=KEY)
 
 
@@ -127,9 +110,7 @@ def render_suites_page() -> None:
         "times, with per-case statistics and answer-level agreement."
     )
     show_loaded_notice("ste")
-    experiment_id = current_experiment_id(EXPERIMENT_KEY)
-    job = resources.job_manager().job(experiment_id) if experiment_id else None
-    running = job is not None and not job.snapshot().finished
+    experiment_id, job, running = this_sessions_job(EXPERIMENT_KEY)
     form = render_suite_form(
         settings,
         store,
@@ -138,15 +119,7 @@ def render_suites_page() -> None:
         ),
         busy=running,
     )
-    assert form.progress is not None
-    with form.progress:
-        notice = st.session_state.pop(NOTICE_KEY, None)
-        if notice:
-            st.error(escape_markdown(notice))
-        if job is not None and running:
-            render_job_progress(job, key=KEY)
-        elif job is not None:
-            ended_note(job)
+    render_under_generate(form, job, running, notice_key=NOTICE_KEY, key=KEY)
     _import_section(settings)
     st.divider()
     if running:

@@ -242,3 +242,15 @@ def test_history_lists_suites_and_imports_and_opens_them(make_app, store):
     assert not at.exception
     assert frame_with(at, "TARr@N")["arm"].tolist() == ["seeded"]
     assert "Imported outputs" in page_text(at)
+
+
+def test_each_page_shows_only_its_own_kind_of_experiment(make_app, store):
+    at = make_app(PAGE)
+    upload(at, IMPORT_CSV, name="outputs.csv", key="ste_import_file")
+    at.button(key="ste_import").click().run()
+    (summary,) = store.list_experiments()
+    compare = make_app()
+    compare.query_params["experiment"] = summary.id
+    compare.run()
+    assert not compare.exception
+    assert any("is a suite: open it on the Suites page" in i.value for i in compare.info)
