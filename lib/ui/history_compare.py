@@ -14,13 +14,12 @@ from seedscope.experiment_comparison import ExperimentComparison, compare_experi
 from seedscope.settings import Settings
 from seedscope.store import ExperimentSummary, Store, StoredExperiment
 from seedscope.ui import resources
+from seedscope.ui.history_table import experiment_label
 from seedscope.ui.text import (
-    count,
     escape_markdown,
     fingerprint_label,
     format_distance,
     format_share,
-    shorten,
 )
 
 COMPARE_KEY = "hist_compare_with"
@@ -73,13 +72,6 @@ def comparison_table(comparison: ExperimentComparison, first: str, second: str) 
     return pd.DataFrame(rows, columns=["arm", "measure", first, second])
 
 
-def _label(summary: ExperimentSummary) -> str:
-    return (
-        f"{summary.id[:8]} · {summary.created_at:%Y-%m-%d %H:%M} · {summary.model} · "
-        f"{count(summary.runs, 'run')} · {shorten(summary.prompt, 50)}"
-    )
-
-
 def render_compare_with(
     settings: Settings,
     store: Store,
@@ -100,7 +92,7 @@ def render_compare_with(
             "Another experiment",
             list(others),
             index=None,
-            format_func=lambda experiment_id: _label(others[experiment_id]),
+            format_func=lambda experiment_id: experiment_label(others[experiment_id], 50),
             placeholder="Choose the experiment to put beside this one",
             key=COMPARE_KEY,
         )

@@ -11,25 +11,18 @@ from seedscope.ui import resources
 from seedscope.ui.compare_form import available_providers
 from seedscope.ui.filters import render_filters
 from seedscope.ui.history_compare import render_compare_with
-from seedscope.ui.history_table import COLUMNS, summary_table
+from seedscope.ui.history_table import COLUMNS, experiment_label, summary_table
 from seedscope.ui.progress import render_job_progress, show_job_problem
 from seedscope.ui.results import render_results
 from seedscope.ui.run_again import load_into_compare, load_into_suites
 from seedscope.ui.status_banner import status_badge
 from seedscope.ui.suite_results import render_suite_results
-from seedscope.ui.text import count, shorten
+from seedscope.ui.text import count
 
 PAGE_SIZE = 50
 OPEN_KEY = "hist_open"
 NOTICE_KEY = "hist_notice"
 QUERY_KEY = "hist_query_applied"
-
-
-def _option_label(summary: ExperimentSummary) -> str:
-    return (
-        f"{summary.id[:8]} · {summary.created_at:%Y-%m-%d %H:%M} · {summary.model} · "
-        f"{count(summary.runs, 'run')} · {shorten(summary.prompt, 60)}"
-    )
 
 
 def _delete(store: Store, experiment_id: str) -> None:
@@ -130,7 +123,7 @@ def render_history_page() -> None:
         "Open an experiment",
         list(by_id),
         index=None,
-        format_func=lambda experiment_id: _option_label(by_id[experiment_id]),
+        format_func=lambda experiment_id: experiment_label(by_id[experiment_id]),
         placeholder="Choose an experiment to see its results",
         key=OPEN_KEY,
     )

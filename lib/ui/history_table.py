@@ -10,7 +10,7 @@ import streamlit as st
 from seedscope.spec import ExperimentSpec
 from seedscope.store import ExperimentSummary
 from seedscope.suites import SuiteSpec
-from seedscope.ui.text import shorten
+from seedscope.ui.text import count, shorten
 
 # Left to right by how much they tell experiments apart; widths in px fit a 1024 px window with
 # the sidebar open up to "arms"; the rest scroll into view.
@@ -40,6 +40,14 @@ def arms_summary(spec: ExperimentSpec | SuiteSpec | None) -> str:
     return " · ".join(
         f"{'none' if arm.seed is None else f'seed {arm.seed}'} T{arm.temperature:g} ×{arm.runs}"
         for arm in spec.arms
+    )
+
+
+def experiment_label(summary: ExperimentSummary, prompt_chars: int = 60) -> str:
+    """One experiment on one line, as the pickers list it."""
+    return (
+        f"{summary.id[:8]} · {summary.created_at:%Y-%m-%d %H:%M} · {summary.model} · "
+        f"{count(summary.runs, 'run')} · {shorten(summary.prompt, prompt_chars)}"
     )
 
 
