@@ -70,25 +70,32 @@ def empty_figure(message: str, title: str | None = None) -> go.Figure:
     return fig
 
 
+# The hover of a heatmap cell. Plotly fills %{x}, %{y} (the run numbers on the axes) and
+# %{z} itself; only the two snippets travel per cell, as customdata. Model text is never part
+# of the template: plotly substitutes each %{...} once, so a snippet holding "%{z}" shows as
+# written, and it is escaped by `plain` like every label.
+HEATMAP_HOVER = (
+    "run %{y} vs run %{x}<br>cosine distance %{z:.4f}"
+    "<br>run %{y}: %{customdata[0]}<br>run %{x}: %{customdata[1]}<extra></extra>"
+)
+
+
 def _heatmap_trace(arm: ArmAnalysis, **style: object) -> go.Heatmap:
+    """One arm's distance matrix. The hover shows both runs' snippets: sending each cell's
+    full hover text (2 x 100 x 100 strings of ~230 characters for a 2 x 100 experiment) made
+    most of a report; the template and per-cell snippet pairs are about a third smaller."""
     runs = [str(index) for index in arm.run_indices]
-    snippets = [plain(text, SNIPPET_CHARS) for text in arm.texts]
-    distances = arm.distances
-    hover = [
-        [
-            f"run {runs[i]} vs run {runs[j]}<br>cosine distance {distances[i, j]:.4f}"
-            f"<br>run {runs[i]}: {snippets[i]}<br>run {runs[j]}: {snippets[j]}"
-            for j in range(len(runs))
-        ]
-        for i in range(len(runs))
-    ]
+    snippets = np.array([plain(text, SNIPPET_CHARS) for text in arm.texts], dtype=object)
+    # (row's snippet, column's snippet) per cell, as a numpy array: plotly copies and encodes
+    # it as one array, where 10,000 small lists took it half a second per 100-run arm.
+    pairs = np.stack(np.broadcast_arrays(snippets[:, None], snippets[None, :]), axis=-1)
     small = len(runs) <= CELL_VALUES_MAX_RUNS
     return go.Heatmap(
-        z=distances,
+        z=arm.distances,
         x=runs,
         y=runs,
-        hovertext=hover,
-        hoverinfo="text",
+        customdata=pairs,
+        hovertemplate=HEATMAP_HOVER,
         texttemplate="%{z:.2f}" if small else None,
         name=plain(arm.label),
         **style,
@@ -424,6 +431,14 @@ _DRIFT_STYLES: dict[tuple[str, bool], tuple[str, str, str]] = {
 }
 
 
+# Sizing only, as for the timeline: plotly wraps a horizontal legend at the plot area's width,
+# which the long request labels narrow to about 350 px in a 1024 px window, one entry a row.
+_DRIFT_LEGEND_ENTRIES_PER_ROW = 1
+_DRIFT_ROW_PX = 60
+_DRIFT_LABEL_LINE_PX = 16  # a line of a wrapped row label; a row is at least its label's height
+_DRIFT_MIN_PLOT_PX = 120
+
+
 def drift_chart(points: pd.DataFrame) -> go.Figure:
     """Repeated fixed requests over time: one row per request, one point per run.
 
@@ -431,7 +446,8 @@ def drift_chart(points: pd.DataFrame) -> go.Figure:
     request's earliest run), "same" (text identical to the previous run) or "changed";
     `fingerprint_changed` compares with the previous run (ignored for "first"). Colour is the
     text status; a star marks a run whose fingerprint changed, an x a text change the
-    fingerprint did not announce.
+    fingerprint did not announce. Times are shown in UTC (a naive time is taken to be UTC).
+    The legend sits under the plot, in its own margin below the date labels and axis title.
     """
     title = "Repeated fixed requests: did the text change?"
     if points.empty:
@@ -440,7 +456,7 @@ def drift_chart(points: pd.DataFrame) -> go.Figure:
     if missing:
         raise ValueError(f"drift points lack columns: {', '.join(missing)}")
     frame = points.loc[:, list(DRIFT_COLUMNS)].copy()
-    frame["started_at"] = pd.to_datetime(frame["started_at"])
+    frame["started_at"] = [_utc(value) for value in frame["started_at"]]
     frame = frame.sort_values("started_at", kind="stable")
     frame["style"] = [
         (status, status != "first" and bool(changed) and not _missing(changed))
@@ -475,25 +491,43 @@ def drift_chart(points: pd.DataFrame) -> go.Figure:
                 hoverinfo="text",
             )
         )
-    # Legend below the plot (a side legend leaves the points no room at laptop width), where
-    # an x-axis title would collide with it; the dates on the axis say what it is.
+    # The timeline's layout: the legend under the plot (a side legend leaves the points no
+    # room at laptop width) in container coordinates, so plotly gives it a margin of its own
+    # below the one the date labels and the axis title take; titles with automargin.
+    entries = len(fig.data)
+    legend_px = _LEGEND_LINE_PX * (1 + -(-entries // _DRIFT_LEGEND_ENTRIES_PER_ROW))
+    lines = max(row.count("<br>") + 1 for row in rows)
+    row_px = max(_DRIFT_ROW_PX, _DRIFT_LABEL_LINE_PX * lines + 16)
     fig.update_layout(
-        title=title,
+        title={"text": title, "automargin": True, "pad": {"t": 8}},
         legend={
-            "title": {"text": "vs the previous run:"},
+            "title": {"text": "vs the previous run:", "side": "top"},
             "orientation": "h",
-            "yanchor": "top",
-            "y": -0.2,
+            "xref": "container",
+            "x": 0,
+            "xanchor": "left",
+            "yref": "container",
+            "y": 0,
+            "yanchor": "bottom",
         },
-        height=max(300, 180 + 60 * len(rows)),
+        margin={"t": _TOP_PX},
+        height=_TOP_PX
+        + max(_DRIFT_MIN_PLOT_PX, row_px * len(rows))
+        + _AXIS_PX
+        + legend_px
+        + _LEGEND_GAP_PX,
     )
-    fig.update_xaxes(type="date")
+    fig.update_xaxes(title_text="time (UTC)", type="date", automargin=True)
+    # Half a row above the first and below the last request (first on top), so the bottom
+    # row's label, centred on its row, stays above the date labels; autorange would pad by
+    # the marker size only and let a label of several lines hang into them.
     fig.update_yaxes(
-        title_text=None,
+        title_text="fixed request",
         type="category",
         categoryorder="array",
         categoryarray=rows,
-        autorange="reversed",
+        range=[len(rows) - 0.5, -0.5],
+        automargin=True,
     )
     return fig
 

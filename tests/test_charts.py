@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -90,15 +91,73 @@ def test_arm_heatmap_structure(analysis):
     assert "unseeded" in fig.layout.title.text
 
 
+TEMPLATE_FIELD = re.compile(r"%{([^}:]+)(:[^}]*)?}")
+
+
+def hover_of(trace: go.Heatmap, row: int, column: int) -> str:
+    """The hover plotly.js shows over cell (row, column): its template filled the way plotly
+    fills it, each %{...} replaced once (a value is never read as a template again), x and y
+    by the cell's axis labels, a format spec applied to numbers."""
+    values = {
+        "x": trace.x[column],
+        "y": trace.y[row],
+        "z": np.asarray(trace.z)[row, column],
+        "customdata[0]": trace.customdata[row][column][0],
+        "customdata[1]": trace.customdata[row][column][1],
+    }
+
+    def fill(match: re.Match[str]) -> str:
+        value = values[match.group(1)]
+        return format(value, match.group(2)[1:]) if match.group(2) else str(value)
+
+    return TEMPLATE_FIELD.sub(fill, trace.hovertemplate).removesuffix("<extra></extra>")
+
+
 def test_heatmap_hover_shows_escaped_snippets_of_both_texts(analysis):
     arm = analysis.arm("unseeded")
-    hover = charts.arm_heatmap(arm).data[0].hovertext
-    cell = hover[0][2]
-    assert cell.startswith("run 0 vs run 2<br>cosine distance ")
+    trace = charts.arm_heatmap(arm).data[0]
+    cell = hover_of(trace, 0, 2)
+    assert cell == (
+        f"run 0 vs run 2<br>cosine distance {arm.distances[0, 2]:.4f}"
+        f"<br>run 0: a<br>run 2: {charts.plain(arm.texts[2], charts.SNIPPET_CHARS)}"
+    )
     assert 'run 0: a<br>run 2: &lt;script&gt;alert("x")&lt;/script&gt; &amp; &lt;b&gt;' in cell
     assert "<script>" not in cell and "<b>" not in cell
     snippet = cell.rsplit("run 2: ", 1)[1]
     assert len(snippet) < 80 + 30 and snippet.endswith("…")  # ~80 characters, escaped
+    assert hover_of(trace, 3, 1).startswith("run 3 vs run 1<br>")  # row first, then column
+    # No per-cell hover strings: one template, the snippets as pairs.
+    assert trace.hovertext is None and trace.hovertemplate == charts.HEATMAP_HOVER
+
+
+def test_heatmap_hover_shows_template_syntax_and_markup_in_model_text_literally():
+    texts = ["%{z} and %{customdata[1]}", "<b>bold</b> </script><script>alert(1)</script>"]
+    arm = analyze(runs("odd", texts), HashEmbedder()).arm("odd")
+    trace = charts.arm_heatmap(arm).data[0]
+    # Model text reaches the figure only as escaped customdata, never in the template.
+    assert trace.hovertemplate == charts.HEATMAP_HOVER
+    fields = {name for name, _ in TEMPLATE_FIELD.findall(trace.hovertemplate)}
+    assert fields == {"x", "y", "z", "customdata[0]", "customdata[1]"}
+    cell = hover_of(trace, 0, 1)
+    assert "run 0: %{z} and %{customdata[1]}<br>" in cell  # not filled in
+    assert cell.endswith(
+        "run 1: &lt;b&gt;bold&lt;/b&gt; &lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
+    )
+    assert "<b>" not in cell and "</script>" not in cell
+    assert "</script" not in charts.arm_heatmap(arm).to_json()
+
+
+def test_heatmap_hover_data_is_a_fraction_of_per_cell_hover_texts():
+    texts = [" ".join(f"word{i}-{w}" for w in range(12)) for i in range(100)]
+    arm = analyze(runs("big", texts), HashEmbedder()).arm("big")
+    fig = charts.arm_heatmap(arm)
+    per_cell = go.Figure(fig).update_traces(
+        customdata=None,
+        hovertemplate=None,
+        hoverinfo="text",
+        hovertext=[[hover_of(fig.data[0], i, j) for j in range(100)] for i in range(100)],
+    )
+    assert len(fig.to_json()) < 0.75 * len(per_cell.to_json())
 
 
 def test_heatmap_for_many_runs_hides_cell_values():
@@ -452,3 +511,43 @@ def test_drift_chart_empty_and_invalid_input():
     bad.loc[0, "status"] = "maybe"
     with pytest.raises(ValueError, match="unknown drift status: maybe"):
         charts.drift_chart(bad)
+
+
+def test_drift_chart_legend_sits_under_the_axis_in_its_own_margin():
+    fig = charts.drift_chart(drift_points())
+    legend = fig.layout.legend
+    assert legend.orientation == "h" and legend.title.text == "vs the previous run:"
+    assert legend.title.side == "top"  # above the entries, not on the first date label
+    # Container coordinates, as on the timeline: plotly reserves the legend a margin of its
+    # own below the one the date labels and the axis title take.
+    assert (legend.xref, legend.yref, legend.x, legend.y, legend.yanchor) == (
+        "container",
+        "container",
+        0,
+        0,
+        "bottom",
+    )
+    assert fig.layout.xaxis.title.text == "time (UTC)"
+    assert fig.layout.yaxis.title.text == "fixed request"
+    assert fig.layout.xaxis.automargin and fig.layout.yaxis.automargin
+    assert fig.layout.title.automargin
+    # First request on top, half a row beyond the first and the last: the bottom row's label
+    # (three lines here) stays above the date labels.
+    assert tuple(fig.layout.yaxis.range) == (1.5, -0.5) and fig.layout.yaxis.autorange is None
+    # Taller with more requests, so every row keeps its room.
+    more = drift_points().assign(request=[f"request {i}" for i in range(len(drift_points()))])
+    assert charts.drift_chart(more).layout.height > fig.layout.height
+    # and with longer labels: a row is at least as tall as its label's lines.
+    longer = drift_points().assign(request=lambda f: f["request"] + " " + "word " * 40)
+    assert charts.drift_chart(longer).layout.height > fig.layout.height
+
+
+def test_drift_chart_times_are_utc():
+    points = drift_points()
+    points["started_at"] = [
+        t.astimezone(timezone(timedelta(hours=2))) for t in points["started_at"]
+    ]
+    traces = {t.name: t for t in charts.drift_chart(points).data}
+    (changed,) = traces["changed · fingerprint changed"].x
+    assert pd.Timestamp(changed) == pd.Timestamp("2026-03-01 12:30:00")
+    assert "2026-03-01 12:30:00" in traces["changed · fingerprint changed"].hovertext[0]

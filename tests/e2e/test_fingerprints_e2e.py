@@ -1,9 +1,10 @@
 """End to end, in headless Chromium: the Fingerprints page on a stored history with several
 series (one model on two hosts, another model, the embedded model), at laptop widths.
 
-The timeline's texts must not sit on each other: every legend entry, the axis titles, the
-tick labels and the chart title get their on-screen boxes read from the SVG, and no two may
-intersect. The change events the page counts are the ones it lists and the chart marks.
+The texts of both charts, the timeline and the drift of repeated fixed requests, must not sit
+on each other: every legend entry, the legend title, the axis titles, the tick labels and the
+chart title get their on-screen boxes read from the SVG, and no two may intersect. The change
+events the page counts are the ones it lists and the chart marks.
 """
 
 from __future__ import annotations
@@ -25,32 +26,49 @@ ARMS = [
     {"label": "unseeded", "seed": None, "temperature": 0.7, "runs": 1},
     {"label": "seeded", "seed": 123, "temperature": 0.0, "runs": 1},
 ]
-# (provider, model, host, fingerprint, hours after T0): spread over days, so the date axis
-# draws its two-line ticks (time, then the date) under the plot.
+# (provider, model, host, fingerprint, hours after T0, the seeded arm's text): spread over
+# days, so the date axes draw their two-line ticks (time, then the date) under the plots.
+# The seeded arm repeats one fixed request per series: its drift series has every status.
 HISTORY = [
-    ("openai", "echo", "127.0.0.1:8001", "fp_a", 0),
-    ("openai", "echo", "127.0.0.1:8001", "fp_b", 20),
-    ("openai", "echo", "127.0.0.1:8001", None, 40),
-    ("openai", "echo", "127.0.0.1:8001", "fp_a", 60),
-    ("openai", "echo", "127.0.0.1:8002", "fp_a", 30),  # another host: a new series
-    ("openai", "gpt-4o-mini", "api.openai.com", "fp_44709d6fcb", 10),
-    ("openai", "gpt-4o-mini", "api.openai.com", "fp_50cad350e4", 50),
-    ("local", "SmolLM2-135M-Instruct", None, "local-3f9a1c2b7d", 5),
-    ("local", "SmolLM2-135M-Instruct", None, "local-8e21d0c4aa", 70),
+    ("openai", "echo", "127.0.0.1:8001", "fp_a", 0, "Red planet."),  # first run
+    ("openai", "echo", "127.0.0.1:8001", "fp_b", 20, "Red planet."),  # same, fp changed
+    ("openai", "echo", "127.0.0.1:8001", None, 40, "The red planet."),  # changed, fp changed
+    ("openai", "echo", "127.0.0.1:8001", "fp_a", 60, "The red planet."),
+    ("openai", "echo", "127.0.0.1:8002", "fp_a", 30, "Red planet."),  # another host: a new series
+    ("openai", "echo", "127.0.0.1:8002", "fp_a", 45, "Mars."),  # changed, same fingerprint
+    ("openai", "gpt-4o-mini", "api.openai.com", "fp_44709d6fcb", 10, "Red planet."),
+    ("openai", "gpt-4o-mini", "api.openai.com", "fp_50cad350e4", 50, "Red planet."),
+    ("openai", "gpt-4o-mini", "api.openai.com", "fp_50cad350e4", 65, "Red planet."),  # same
+    ("local", "SmolLM2-135M-Instruct", None, "local-3f9a1c2b7d", 5, "Red planet."),
+    ("local", "SmolLM2-135M-Instruct", None, "local-8e21d0c4aa", 70, "Red planet."),
 ]
 CHANGES = 3 + 1 + 1  # echo on 8001: a→b→none→a; gpt-4o-mini: one; the embedded model: one
 SERIES = 4
+DRIFT_STATUSES = [
+    "first run",
+    "same text",
+    "same text · fingerprint changed",
+    "changed · same fingerprint",
+    "changed · fingerprint changed",
+]
 
 TIMELINE_TITLE = "System fingerprint over time"
-# The timeline's plotly element (the page has a second chart, the drift series, below it).
-TIMELINE = f"""[...document.querySelectorAll('.js-plotly-plot')].find(
-    p => (p.querySelector('.gtitle')?.textContent ?? '').includes('{TIMELINE_TITLE}'))"""
-# The on-screen boxes of the timeline's texts: each legend entry, the legend title, both axis
+DRIFT_TITLE = "Repeated fixed requests: did the text change?"
+
+
+def plot_titled(title: str) -> str:
+    """The plotly element of the chart titled `title` (the page has two)."""
+    return f"""[...document.querySelectorAll('.js-plotly-plot')].find(
+        p => (p.querySelector('.gtitle')?.textContent ?? '').includes('{title}'))"""
+
+
+# The on-screen boxes of a chart's texts: each legend entry, the legend title, both axis
 # titles, every tick label and the chart title, and the figure's own box. Tick labels plotly
 # hides have an empty box and are skipped.
-TEXT_BOXES = f"""() => {{
-    const plot = {TIMELINE};
-    if (!plot) return null;
+def text_boxes(title: str) -> str:
+    return f"""() => {{
+    const plot = {plot_titled(title)};
+    if (!plot || !plot.querySelector('.legend .traces')) return null;
     const box = e => {{ const r = e.getBoundingClientRect();
                         return {{left: r.left, right: r.right, top: r.top, bottom: r.bottom}}; }};
     const boxes = [];
@@ -65,20 +83,26 @@ TEXT_BOXES = f"""() => {{
     }}
     return {{svg: box(plot.querySelector('.main-svg')), boxes}};
 }}"""
-LEGEND_NAMES = f"""() => Array.from({TIMELINE}.querySelectorAll('.legend .traces .legendtext'),
-                                     e => e.textContent)"""
-CHANGE_MARKERS = f"""() => {TIMELINE}.data.filter(t => t.name === 'change event')
-                                        .reduce((n, t) => n + t.x.length, 0)"""
+
+
+def legend_names(title: str) -> str:
+    plot = plot_titled(title)
+    return f"""() => Array.from({plot}.querySelectorAll('.legend .traces .legendtext'),
+                                e => e.textContent)"""
+
+
+CHANGE_MARKERS = f"""() => {plot_titled(TIMELINE_TITLE)}.data
+    .filter(t => t.name === 'change event').reduce((n, t) => n + t.x.length, 0)"""
 
 
 def store_history(url: str) -> None:
     with Store.open(url) as store:
-        for provider, model, host, fingerprint, hours in HISTORY:
+        for provider, model, host, fingerprint, hours, seeded_text in HISTORY:
             spec = spec_for(prompt="Probe: Mars.", provider=provider, model=model, arms=ARMS)
             store_experiment(
                 store,
                 spec,
-                {"unseeded": ["Red."], "seeded": ["Red planet."]},
+                {"unseeded": ["Red."], "seeded": [seeded_text]},
                 host=host,
                 fingerprint=fingerprint,
                 started_at=T0 + timedelta(hours=hours),
@@ -109,15 +133,36 @@ def outside(boxes: list[dict], svg: dict, tolerance: float = 1.0) -> list[str]:
     ]
 
 
-def timeline_boxes(page: Page) -> dict:
-    page.wait_for_function(f"() => ({TEXT_BOXES})() !== null", timeout=LONG)
+def chart_boxes(page: Page, title: str) -> dict:
+    script = text_boxes(title)
+    page.wait_for_function(f"() => ({script})() !== null", timeout=LONG)
     page.wait_for_timeout(500)  # plotly's automargin may redraw once
-    return page.evaluate(TEXT_BOXES)
+    return page.evaluate(script)
+
+
+def assert_labels_apart(found: dict, entries: int, width: int) -> list[dict]:
+    """The chart's texts are all drawn, none overlaps another, none is cut off by the edge."""
+    boxes = found["boxes"]
+    whats = " | ".join(box["what"] for box in boxes)
+    legend = [box for box in boxes if box["what"].startswith(".legend .traces")]
+    assert len(legend) == entries, whats
+    for needed in (
+        ".legend .legendtitletext",
+        ".xtitle",
+        ".ytitle",
+        ".gtitle",
+        ".xtick text",
+        ".ytick text",
+    ):
+        assert needed in whats, f"{needed} not drawn: {whats}"
+    assert overlaps(boxes) == [], f"overlapping labels at {width} px"
+    assert outside(boxes, found["svg"]) == [], f"labels cut off at {width} px"
+    return boxes
 
 
 # Both laptop widths; the narrow one in the dark theme, where the change marker must show too.
 @pytest.mark.parametrize(("width", "scheme"), [(1024, "dark"), (1366, "light")])
-def test_timeline_labels_do_not_overlap_and_events_agree(app_server, page_factory, width, scheme):
+def test_chart_labels_do_not_overlap_and_events_agree(app_server, page_factory, width, scheme):
     store_history(app_server.env["SEEDSCOPE_DATABASE_URL"])
     page = page_factory(color_scheme=scheme, width=width, height=900)
     open_app(page, app_server.url)
@@ -128,20 +173,16 @@ def test_timeline_labels_do_not_overlap_and_events_agree(app_server, page_factor
     wait_until_idle(page)
     screenshot(page, f"fingerprints-series-{width}-{scheme}")
 
-    found = timeline_boxes(page)
-    boxes = found["boxes"]
-    whats = " | ".join(box["what"] for box in boxes)
-    legend = [box for box in boxes if box["what"].startswith(".legend .traces")]
-    # 7 fingerprints (one "not reported") x 2 arms, and the change-event marker.
-    assert len(legend) == 7 * 2 + 1, whats
-    for needed in (".xtitle", ".ytitle", ".gtitle", ".xtick text", ".ytick text"):
-        assert needed in whats, f"{needed} not drawn: {whats}"
-    assert overlaps(boxes) == [], f"overlapping labels at {width} px"
-    assert outside(boxes, found["svg"]) == [], f"labels cut off at {width} px"
-
+    # The timeline: 7 fingerprints (one "not reported") x 2 arms, and the change-event marker.
+    assert_labels_apart(chart_boxes(page, TIMELINE_TITLE), 7 * 2 + 1, width)
     # Fingerprints stay readable: the legend names them in full.
-    names = page.evaluate(LEGEND_NAMES)
+    names = page.evaluate(legend_names(TIMELINE_TITLE))
     for name in ("fp_44709d6fcb · seeded", "local-3f9a1c2b7d · unseeded", "not reported · seeded"):
         assert name in names
     # The count in the caption and the chart's change markers are the same events.
     assert page.evaluate(CHANGE_MARKERS) == CHANGES
+
+    # The drift of the seeded arm's fixed request, one row per series: every status drawn.
+    expect(page.get_by_text("Repeated requests")).to_be_visible()
+    assert_labels_apart(chart_boxes(page, DRIFT_TITLE), len(DRIFT_STATUSES), width)
+    assert page.evaluate(legend_names(DRIFT_TITLE)) == DRIFT_STATUSES
