@@ -13,11 +13,16 @@ from collections.abc import Callable
 
 import streamlit as st
 from seedscope.ui.text import shorten
+from seedscope.ui.visitor import require_login
 
 _LOG = logging.getLogger("seedscope.ui")
 
 
 def run_page(render: Callable[[], None]) -> None:
+    """Draw a page. The login is checked here too, not only in app.py: until a script of the
+    process has called st.navigation, Streamlit serves pages/*.py at their own URLs (/compare,
+    /history, ...) without running app.py."""
+    require_login()
     try:
         render()
     except Exception as exc:

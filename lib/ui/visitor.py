@@ -45,10 +45,17 @@ def current_visitor() -> Visitor:
 
 
 def require_login() -> None:
-    """With a login configured, nothing but the login screen until the visitor is logged in."""
+    """With a login configured, nothing but the login screen until the visitor is logged in.
+
+    The login screen is the app's only page then: a script run that stopped before
+    st.navigation would let Streamlit fall back to serving pages/ by their own URLs."""
     if not login_configured() or st.user.is_logged_in:
         return
+    st.navigation([st.Page(_login_screen, title="Log in", icon=":material/login:")]).run()
+    st.stop()
+
+
+def _login_screen() -> None:
     st.title("Seedscope")
     st.write("This deployment asks you to log in first.")
     st.button("Log in", type="primary", on_click=st.login, icon=":material/login:")
-    st.stop()
