@@ -14,6 +14,14 @@ Behaviour
 - Embeddings are deterministic unit vectors derived from the sha256 of each input text
   (floats, or base64 float32 when `encoding_format` is "base64", as the SDK asks by default).
 - `--fingerprint X` reports X as `system_fingerprint`; without it the field is null.
+- Seed and load behaviours (for the seed check and the load probe; default: none of them):
+  `--ignore-seed` drops the seed as a gateway can (outputs then vary from call to call unless
+  the temperature is 0); `--deterministic` gives the same text for the same messages, model and
+  max_tokens whatever the seed and temperature; `--load-dependent N` changes the second half of
+  the words of a call (the same change for the same load) when more than N model calls were in
+  flight at some moment of it, as batch-variant kernels do on a busy server; `--flaky-every N`
+  changes the second half of the words of every Nth chat call (counted from start or
+  `/_reset`), as a near-tie tipping the other way, so a seed is honoured but not always.
 - `--payload xss` puts HTML/JS into every completion; `--payload echo` returns the user message.
 - Faults, chosen at random per chat/embeddings request with `--fault-rate` among `--faults`:
   `429` (with `Retry-After`), `500`, `timeout` (sleeps `--hang` seconds, longer than a client
@@ -25,7 +33,8 @@ Behaviour
 - `--no-models` makes `/v1/models` answer 404, like servers that do not offer it.
 - Test hooks: `GET /_health`, `GET /_stats` (request counts, faults injected, max in flight,
   the log of chat requests in arrival order with their seed, temperature, top_p, max_tokens,
-  user message and monotonic arrival time, the log of embeddings requests with their model,
+  user message, monotonic arrival time and `in_flight_peak` (the most model calls in flight at
+  once during the call, set when it is answered), the log of embeddings requests with their model,
   encoding_format and number of inputs), `POST /_reset` (clears the stats).
 """
 
@@ -63,6 +72,7 @@ class Stats:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.next_token = 0  # never reset: a call in flight across /_reset keeps its token
         self.reset()
 
     def reset(self) -> None:
@@ -70,6 +80,9 @@ class Stats:
         self.faults: dict[str, int] = {}
         self.in_flight = 0
         self.max_in_flight = 0
+        self.chat_calls = 0  # chat completions answered, for --flaky-every
+        # Model calls in flight by token: the most calls in flight at once during each one.
+        self.peaks: dict[int, int] = {}
         self.chat_log: list[dict[str, Any]] = []
         self.embeddings_log: list[dict[str, Any]] = []
 
@@ -80,7 +93,7 @@ class Stats:
                 "faults": dict(self.faults),
                 "in_flight": self.in_flight,
                 "max_in_flight": self.max_in_flight,
-                "chat_log": list(self.chat_log),
+                "chat_log": [dict(entry) for entry in self.chat_log],
                 "embeddings_log": list(self.embeddings_log),
             }
 
@@ -198,11 +211,17 @@ class Handler(BaseHTTPRequestHandler):
         with stats.lock:
             stats.in_flight += 1
             stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+            self._token = stats.next_token
+            stats.next_token += 1
+            stats.peaks[self._token] = 0
+            for token in stats.peaks:
+                stats.peaks[token] = max(stats.peaks[token], stats.in_flight)
         try:
             self._serve_model_call(path)
         finally:
             with stats.lock:
                 stats.in_flight -= 1
+                stats.peaks.pop(self._token, None)
 
     def _serve_model_call(self, path: str) -> None:
         try:
@@ -212,19 +231,20 @@ class Handler(BaseHTTPRequestHandler):
             return
         chat = path.endswith("chat/completions")
         self._count("chat" if chat else "embeddings")
+        self._log_entry: dict[str, Any] = {}
         if chat:
             with self.server.stats.lock:
-                self.server.stats.chat_log.append(
-                    {
-                        "model": body.get("model"),
-                        "seed": body.get("seed"),
-                        "temperature": body.get("temperature"),
-                        "top_p": body.get("top_p"),
-                        "max_tokens": body.get("max_tokens"),
-                        "user": _user_text(body.get("messages")),
-                        "arrived": time.monotonic(),
-                    }
-                )
+                self._log_entry = {
+                    "model": body.get("model"),
+                    "seed": body.get("seed"),
+                    "temperature": body.get("temperature"),
+                    "top_p": body.get("top_p"),
+                    "max_tokens": body.get("max_tokens"),
+                    "user": _user_text(body.get("messages")),
+                    "arrived": time.monotonic(),
+                    "in_flight_peak": None,
+                }
+                self.server.stats.chat_log.append(self._log_entry)
         else:
             inputs = body.get("input")
             with self.server.stats.lock:
@@ -307,18 +327,31 @@ class Handler(BaseHTTPRequestHandler):
         options = self.server.options
         messages = body.get("messages") or []
         max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 16)
-        seed = body.get("seed")
+        seed = None if options.ignore_seed else body.get("seed")
         temperature = float(body.get("temperature", 1.0))
-        deterministic = seed is not None or temperature == 0
-        if deterministic:
+        deterministic = seed is not None or temperature == 0 or options.deterministic
+        if options.deterministic:
+            key = json.dumps([messages, model, max_tokens], sort_keys=True)
+        else:
             key = json.dumps(
                 [seed, messages, model, temperature, body.get("top_p"), max_tokens], sort_keys=True
             )
+        if deterministic:
             rng = random.Random(hashlib.sha256(key.encode()).hexdigest())
         else:
             rng = random.Random()  # seeded from the OS: varies per call
         n_words = min(max_tokens, rng.randint(max(1, max_tokens // 2), max_tokens))
         words = [rng.choice(WORDS) for _ in range(n_words)]
+        stats = self.server.stats
+        with stats.lock:
+            stats.chat_calls += 1
+            flaky = bool(options.flaky_every) and stats.chat_calls % options.flaky_every == 0
+            peak = stats.peaks.get(self._token, 1)
+            self._log_entry["in_flight_peak"] = peak
+        if options.load_dependent is not None and peak > options.load_dependent:
+            words = _changed_tail(words, random.Random(f"{key}|load|{peak}"))
+        if flaky:
+            words = _changed_tail(words, random.Random())
         text = " ".join(words).capitalize() + "."
         if options.payload == "xss":
             text = XSS + text
@@ -375,6 +408,13 @@ class Handler(BaseHTTPRequestHandler):
         )
 
 
+def _changed_tail(words: list[str], rng: random.Random) -> list[str]:
+    """`words` with every word of its second half replaced by a different word (all of a
+    one-word text), so the text keeps its first half and surely changes after it."""
+    keep = len(words) // 2
+    return words[:keep] + [rng.choice([w for w in WORDS if w != word]) for word in words[keep:]]
+
+
 def _user_text(messages: Any) -> str:
     if not isinstance(messages, list):
         return ""
@@ -423,6 +463,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--api-key", default=None, help="require this bearer token")
     parser.add_argument("--echo-key", action="store_true", help="quote a wrong token in the 401")
     parser.add_argument("--embedding-dim", type=int, default=64)
+    behaviour = parser.add_mutually_exclusive_group()
+    behaviour.add_argument(
+        "--ignore-seed", action="store_true", help="drop the seed: outputs vary unless T=0"
+    )
+    behaviour.add_argument(
+        "--deterministic", action="store_true", help="same text whatever the seed and temperature"
+    )
+    parser.add_argument(
+        "--load-dependent",
+        type=int,
+        default=None,
+        metavar="N",
+        help="change a call's output when more than N model calls were in flight during it",
+    )
+    parser.add_argument(
+        "--flaky-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="change the output of every Nth chat call (0: never)",
+    )
     parser.add_argument("--verbose", action="store_true")
     options = parser.parse_args(argv)
     unknown = [f for f in options.faults if f not in FAULT_KINDS]
@@ -430,6 +491,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown faults {unknown}; choose from {FAULT_KINDS}")
     if not 0 <= options.fault_rate <= 1:
         parser.error("--fault-rate must be between 0 and 1")
+    if options.load_dependent is not None and options.load_dependent < 1:
+        parser.error("--load-dependent must be 1 or more")
+    if options.flaky_every < 0:
+        parser.error("--flaky-every must be 0 or more")
     return options
 
 

@@ -63,6 +63,7 @@ def test_success_records_what_the_server_sent(fake_server_factory):
     assert completion.latency_s > 0
     sent = server.stats()["chat_log"][0]
     assert sent.pop("arrived") > 0
+    assert sent.pop("in_flight_peak") == 1  # the server's load log (the load probe reads it)
     assert sent == {
         "model": "fake-model",
         "seed": 42,

@@ -11,6 +11,10 @@
     python -m seedscope suite run FILE [--preset ...|--arm ...] --runs N [--answer-regex R |
         --answer-json PATH | --answer-last-number] [--format table|json] [--csv DIR] [--no-embed]
     python -m seedscope suite import FILE [the same answer and output flags]
+    python -m seedscope check seed [compare's backend and request flags] [--seed-a A --seed-b B]
+        [--temperature T] [--format table|json]
+    python -m seedscope check load [compare's backend and request flags] [--seed S]
+        [--temperature T] [--copies K] [--background B] [--format table|json]
 
 Exit status: 0 done (failed runs are recorded, not fatal), 1 drift found (probe --fail-on-drift)
 or every run failed (stderr names the most common reason) or saving failed, 2 invalid input or
@@ -24,6 +28,7 @@ import sys
 from collections.abc import Sequence
 
 from seedscope.cli.commands import (
+    cmd_check,
     cmd_compare,
     cmd_export,
     cmd_history,
@@ -51,6 +56,7 @@ COMMANDS = {
     "resume": cmd_resume,
     "probe": cmd_probe,
     "suite": cmd_suite,
+    "check": cmd_check,
 }
 
 

@@ -7,8 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from seedscope.cli.errors import EXIT_FAILED, EXIT_OK, CliError
-from seedscope.cli.output import print_table
+from seedscope.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
+from seedscope.cli.output import print_table, progress_printer
 from seedscope.cli.running import (
     BASE_URL_FLAG_ORIGIN,
     build_provider,
@@ -19,7 +19,7 @@ from seedscope.cli.running import (
 )
 from seedscope.cli.specs import export_spec_file, spec_from_args
 from seedscope.settings import Settings
-from seedscope.spec import Limits
+from seedscope.spec import ExperimentSpec, Limits, SpecError
 from seedscope.spec_files import spec_format
 from seedscope.store import Store, StoreError
 from seedscope.terminal import one_line, safe_for_terminal
@@ -57,14 +57,7 @@ def cmd_compare(args: argparse.Namespace, settings: Settings, out, err) -> int:
     if spec.provider == "openai" and not settings.openai_configured:
         raise CliError("--provider openai needs OPENAI_API_KEY or --base-url / OPENAI_BASE_URL")
     provider = build_provider(settings, spec.provider, spec.model, args.base_url)
-    if spec.provider == "local" and spec.model != provider.model:
-        if args.model is not None or args.spec is not None:
-            raise CliError(
-                f"model {spec.model!r}: the embedded backend here runs {provider.model!r}; "
-                "leave --model out, or set SEEDSCOPE_MODEL_PATH to that model's GGUF file"
-            )
-        # The default name: the stored spec names the model that really answers.
-        spec = spec.model_copy(update={"model": provider.model})
+    spec = _answering_model(spec, provider, args.model is not None or args.spec is not None)
     # --no-store: the same lifecycle on a throwaway in-memory database.
     store = _memory_store() if args.no_store else _open_store(settings)
     # Everything that can be refused is refused before anything is stored or called.
@@ -82,6 +75,20 @@ def cmd_compare(args: argparse.Namespace, settings: Settings, out, err) -> int:
         err,
         stored=not args.no_store,
     )
+
+
+def _answering_model(spec: ExperimentSpec, provider, model_given: bool) -> ExperimentSpec:
+    """`spec` naming the model that really answers on the embedded backend; CliError when
+    the user named another one."""
+    if spec.provider == "local" and spec.model != provider.model:
+        if model_given:
+            raise CliError(
+                f"model {spec.model!r}: the embedded backend here runs {provider.model!r}; "
+                "leave --model out, or set SEEDSCOPE_MODEL_PATH to that model's GGUF file"
+            )
+        # The default name: the stored spec names the model that really answers.
+        spec = spec.model_copy(update={"model": provider.model})
+    return spec
 
 
 def cmd_resume(args: argparse.Namespace, settings: Settings, out, err) -> int:
@@ -290,3 +297,140 @@ def _print_case_changes(rows: list[dict[str, str]], out) -> None:
     print_table(rows[:PROBE_CASES_SHOWN], out)
     if len(rows) > PROBE_CASES_SHOWN:
         out.write(f"... and {len(rows) - PROBE_CASES_SHOWN} more changed cases (--format json)\n")
+
+
+# The check parameters that SpecError messages name; the user typed them as flags.
+CHECK_PARAMETERS = ("seed_a", "seed_b", "seed", "temperature", "runs", "copies", "background")
+# compare's arm flags: the checks bring their own arms, so these take compare's defaults.
+_COMPARE_ARM_FLAGS = ("spec", "arm", "preset", "seed", "temperature", "unseeded_temperature")
+
+
+def _as_flags(error: SpecError) -> SpecError:
+    """ "seed_b: ..." -> "--seed-b: ..." """
+    messages = []
+    for message in error.messages:
+        name, sep, rest = message.partition(": ")
+        if sep and name in CHECK_PARAMETERS:
+            message = f"--{name.replace('_', '-')}: {rest}"
+        messages.append(message)
+    return SpecError(messages)
+
+
+def _check_spec(args: argparse.Namespace, settings: Settings) -> ExperimentSpec:
+    """The validated spec of `check seed|load`: compare's request flags (parsed and defaulted
+    by spec_from_args) with the check's own arms; SpecError names the flag, before any call.
+    Problems with the request and with the check's flags are reported together."""
+    request = argparse.Namespace(**{**vars(args), **dict.fromkeys(_COMPARE_ARM_FLAGS)})
+    request.runs = None
+    try:
+        base, request_problems = spec_from_args(request, settings), []
+    except SpecError as error:
+        # Go on with the default request, so that the check's own flags are judged too.
+        request_problems = error.messages
+        base = ExperimentSpec(provider=args.provider or "local")
+    limits = Limits.from_settings(settings)
+    try:
+        spec = _check_arms(args, base, limits)
+    except SpecError as error:
+        raise SpecError(request_problems + _as_flags(error).messages) from None
+    if request_problems:
+        raise SpecError(request_problems)
+    return spec
+
+
+def _check_arms(args: argparse.Namespace, base: ExperimentSpec, limits: Limits) -> ExperimentSpec:
+    from seedscope.checks import load_probe_spec, seed_check_spec
+
+    if args.check_command == "seed":
+        return seed_check_spec(
+            base,
+            seed_a=args.seed_a,
+            seed_b=args.seed_b,
+            temperature=args.temperature,
+            runs=args.runs,
+            limits=limits,
+        )
+    return load_probe_spec(
+        base,
+        seed=args.seed,
+        temperature=args.temperature,
+        runs=args.runs,
+        copies=args.copies,
+        background=args.background,
+        limits=limits,
+    )
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings, out, err) -> int:
+    """`check seed` / `check load`: run the check as a stored experiment, print its verdict."""
+    from seedscope.checks import run_load_probe, run_seed_check
+
+    settings = with_base_url(settings, args.base_url)
+    spec = _check_spec(args, settings)
+    if spec.provider == "openai" and not settings.openai_configured:
+        raise CliError("--provider openai needs OPENAI_API_KEY or --base-url / OPENAI_BASE_URL")
+    provider = build_provider(settings, spec.provider, spec.model, args.base_url)
+    spec = _answering_model(spec, provider, args.model is not None)
+    store = _open_store(settings)
+    run = run_seed_check if args.check_command == "seed" else run_load_probe
+    try:
+        result = run(store, spec, provider, on_progress=progress_printer(err))
+    except KeyboardInterrupt:
+        err.write("\ninterrupted: the runs made so far are stored\n")
+        return EXIT_INTERRUPTED
+    if args.format == "json":
+        json.dump(result.to_dict(), out, indent=2)
+        out.write("\n")
+    else:
+        _print_check(result, out)
+    if result.status == "interrupted":
+        problem = safe_for_terminal(result.problem or "saving a run failed")
+        err.write(f"error: {problem}\n")
+        return EXIT_FAILED
+    if result.failure_summary is not None:
+        err.write(safe_for_terminal(result.failure_summary) + "\n")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+CHECK_RUNS_SHOWN = 20
+
+
+def _print_check(result, out) -> None:
+    """The verdict, why, and the evidence as short tables."""
+    evidence = result.evidence
+    name = "seed check" if result.kind == "seed" else "load probe"
+    out.write(f"{name}: {result.verdict}\n")
+    out.write(f"experiment {result.experiment_id}\n")
+    out.write(safe_for_terminal(evidence["explanation"]) + "\n\n")
+    columns = ("runs", "succeeded", "failed", "distinct_outputs")
+    if result.kind == "load":
+        columns += ("matching_reference", "peak_in_flight")
+    rows = [
+        {"arm": arm, **{column: values.get(column) for column in columns}}
+        for arm, values in evidence["arms"].items()
+    ]
+    print_table(rows, out)
+    if result.kind == "seed":
+        out.write("\n")
+        pairs = [
+            {
+                "pairs": title,
+                "usable": evidence[key]["usable"],
+                "matching": evidence[key]["matching"],
+                "share": evidence[key]["share"],
+            }
+            for title, key in (
+                ("seed A vs seed A again", "same_seed"),
+                ("seed A vs seed B", "different_seeds"),
+            )
+        ]
+        print_table(pairs, out)
+    elif evidence["differing_runs"]:
+        out.write("\nruns that differ from the first sequential run\n")
+        differing = evidence["differing_runs"]
+        print_table(differing[:CHECK_RUNS_SHOWN], out)
+        if len(differing) > CHECK_RUNS_SHOWN:
+            out.write(f"... and {len(differing) - CHECK_RUNS_SHOWN} more (--format json)\n")
+    fingerprints = ", ".join(fp or "not reported" for fp in evidence["fingerprints"]) or "-"
+    out.write(f"\nfingerprints: {safe_for_terminal(fingerprints)}\n")

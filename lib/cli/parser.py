@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_suite_commands(commands)
+    add_check_commands(commands)
 
     probe = commands.add_parser("probe", help="run fixed probe requests and report drift")
     probe.add_argument("--config", required=True, help="probes TOML file")
@@ -197,3 +198,54 @@ def add_suite_commands(commands) -> None:
         "file", help="outputs: .csv or .jsonl with case_id, arm, run, text[, prompt, expected, ...]"
     )
     _add_analysis_flags(imported)
+
+
+def _add_check_request_flags(command: argparse.ArgumentParser) -> None:
+    """compare's backend and request flags, for `check seed` and `check load`."""
+    command.add_argument("--provider", choices=("local", "openai"), help="default: local")
+    command.add_argument(
+        "--base-url", help="OpenAI-compatible base URL; the API key is sent only to OPENAI_BASE_URL"
+    )
+    command.add_argument("--model", help="model name (default: the embedded model / OPENAI_MODEL)")
+    command.add_argument("--prompt", help=f"default: {DEFAULT_PROMPT!r}")
+    command.add_argument("--system", help=f"default: {DEFAULT_SYSTEM!r}")
+    command.add_argument("--runs", type=_number(int), default=5, help="runs per arm (default: 5)")
+    command.add_argument("--max-tokens", type=_number(int), help="default: 200")
+    command.add_argument("--top-p", type=_number(float), help="default: 1.0")
+    command.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def add_check_commands(commands) -> None:
+    check = commands.add_parser(
+        "check", help="does the backend keep its promises: the seed check and the load probe"
+    )
+    kinds = check.add_subparsers(dest="check_command", required=True)
+
+    seed = kinds.add_parser(
+        "seed",
+        help="seed A, seed A again and seed B, N runs each: is the seed honoured?",
+    )
+    _add_check_request_flags(seed)
+    seed.add_argument("--seed-a", type=_number(int), default=123, help="default: 123")
+    seed.add_argument("--seed-b", type=_number(int), default=456, help="default: 456")
+    seed.add_argument(
+        "--temperature", type=_number(float), default=1.0, help="above 0 (default: 1.0)"
+    )
+
+    load = kinds.add_parser(
+        "load",
+        help="one seeded request alone, K copies at once, and next to B background requests: "
+        "does load change its output?",
+    )
+    _add_check_request_flags(load)
+    load.add_argument("--seed", type=_number(int), default=123, help="default: 123")
+    load.add_argument("--temperature", type=_number(float), default=0.0, help="default: 0")
+    load.add_argument(
+        "--copies", type=_number(int), default=4, help="copies sent at once (default: 4)"
+    )
+    load.add_argument(
+        "--background",
+        type=_number(int),
+        default=4,
+        help="background requests in flight with each measured run (default: 4)",
+    )
