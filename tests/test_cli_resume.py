@@ -202,6 +202,10 @@ def stored_runs(database: Path) -> int:
         connection.close()
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_compare_and_signal(database: Path, base_url: str, signum: int, after_runs: int):
     """`seedscope compare` (5 runs per arm, one call at a time) as its own process; sends it
     `signum` once `after_runs` runs are stored. Returns the ended process and its stderr."""
@@ -214,7 +218,15 @@ def start_compare_and_signal(database: Path, base_url: str, signum: int, after_r
         *("--max-tokens", "8", "--concurrency", "1"),
     ]
     process = subprocess.Popen(
-        compare, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        compare,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A harness started in the background (`make test &`) ignores SIGINT, and children
+        # inherit that: Python then never turns Ctrl-C into KeyboardInterrupt.
+        preexec_fn=_default_sigint,
     )
     try:
         deadline = time.monotonic() + 120
