@@ -294,6 +294,22 @@ _TOP_PX = 56  # the title
 _AXIS_PX = 80  # two-line date ticks and the axis title
 
 
+def _legend_below(title: str) -> dict[str, Any]:
+    """A horizontal legend under the plot. In container coordinates plotly reserves a margin
+    of its own for it, under the margin the axis' tick labels and title take: they cannot
+    overlap."""
+    return {
+        "title": {"text": title, "side": "top"},
+        "orientation": "h",
+        "xref": "container",
+        "x": 0,
+        "xanchor": "left",
+        "yref": "container",
+        "y": 0,
+        "yanchor": "bottom",
+    }
+
+
 def fingerprint_timeline(
     rows: pd.DataFrame, changes: Sequence[FingerprintChange] = ()
 ) -> go.Figure:
@@ -373,18 +389,7 @@ def fingerprint_timeline(
     legend_px = _LEGEND_LINE_PX + group_px * -(-groups // _LEGEND_GROUPS_PER_ROW)
     fig.update_layout(
         title={"text": "System fingerprint over time", "automargin": True, "pad": {"t": 8}},
-        legend={
-            "title": {"text": "fingerprint · arm", "side": "top"},
-            "orientation": "h",
-            # In container coordinates plotly reserves a margin of its own for the legend,
-            # under the margin the axis' tick labels and title take: they cannot overlap.
-            "xref": "container",
-            "x": 0,
-            "xanchor": "left",
-            "yref": "container",
-            "y": 0,
-            "yanchor": "bottom",
-        },
+        legend=_legend_below("fingerprint · arm"),
         margin={"t": _TOP_PX},
         height=_TOP_PX + max(200, _SERIES_ROW_PX * len(keys)) + _AXIS_PX + legend_px,
         hovermode="closest",
@@ -500,16 +505,7 @@ def drift_chart(points: pd.DataFrame) -> go.Figure:
     row_px = max(_DRIFT_ROW_PX, _DRIFT_LABEL_LINE_PX * lines + 16)
     fig.update_layout(
         title={"text": title, "automargin": True, "pad": {"t": 8}},
-        legend={
-            "title": {"text": "vs the previous run:", "side": "top"},
-            "orientation": "h",
-            "xref": "container",
-            "x": 0,
-            "xanchor": "left",
-            "yref": "container",
-            "y": 0,
-            "yanchor": "bottom",
-        },
+        legend=_legend_below("vs the previous run:"),
         margin={"t": _TOP_PX},
         height=_TOP_PX
         + max(_DRIFT_MIN_PLOT_PX, row_px * len(rows))

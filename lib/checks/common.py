@@ -8,13 +8,16 @@ runs, so it can be recomputed at any time from the history (no extra table, no m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seedscope.providers.base import Completion
 from seedscope.spec import ExperimentSpec, Limits, SpecError, validate_spec
 from seedscope.store import Store, StoreError
+
+if TYPE_CHECKING:  # the lifecycle imports the runner; checks import it only when they run
+    from seedscope.experiments import ExperimentResult
 
 CHECK_LABEL_PREFIX = "check:"
 INCONCLUSIVE = "inconclusive"
@@ -186,3 +189,26 @@ def stored_runs(store: Store, experiment_id: str, fallback: list[Completion]) ->
     except StoreError:
         return fallback
     return fallback if stored is None else stored.completions
+
+
+def judged(
+    kind: str,
+    store: Store,
+    experiment_id: str,
+    spec: ExperimentSpec,
+    result: ExperimentResult,
+    evaluate: Callable[[ExperimentSpec, Sequence[Completion]], Verdict],
+) -> CheckResult:
+    """A check's result: `evaluate`'s verdict on the runs as stored (see stored_runs)."""
+    runs = stored_runs(store, experiment_id, result.completions)
+    verdict = evaluate(spec, runs)
+    return CheckResult(
+        kind,
+        verdict.verdict,
+        verdict.evidence,
+        experiment_id,
+        result.status,
+        result.failure_summary(),
+        result.problem,
+        runs,
+    )

@@ -67,11 +67,11 @@ from seedscope.checks.common import (
     check_spec,
     fingerprints_seen,
     has_arms,
+    judged,
     overlapping,
     peak_in_flight,
     runs_by_arm,
     runs_in_range,
-    stored_runs,
 )
 from seedscope.metrics import first_divergence_char
 from seedscope.providers.base import Completion, CompletionRequest, Provider
@@ -301,18 +301,7 @@ def run_load_probe(
         cancel=cancel,
         on_progress=on_progress,
     )
-    runs = stored_runs(store, experiment_id, result.completions)
-    verdict = evaluate_load_probe(spec, runs)
-    return CheckResult(
-        "load",
-        verdict.verdict,
-        verdict.evidence,
-        experiment_id,
-        result.status,
-        result.failure_summary(),
-        result.problem,
-        runs,
-    )
+    return judged("load", store, experiment_id, spec, result, evaluate_load_probe)
 
 
 class _Countdown:

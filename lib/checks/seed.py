@@ -72,9 +72,9 @@ from seedscope.checks.common import (
     check_spec,
     fingerprints_seen,
     has_arms,
+    judged,
     runs_by_arm,
     runs_in_range,
-    stored_runs,
 )
 from seedscope.metrics import first_divergence_char
 from seedscope.providers.base import Completion, Provider
@@ -270,15 +270,4 @@ def run_seed_check(
     result = run_experiment(
         store, experiment_id, spec, provider, concurrency=1, cancel=cancel, on_progress=on_progress
     )
-    runs = stored_runs(store, experiment_id, result.completions)
-    verdict = evaluate_seed_check(spec, runs)
-    return CheckResult(
-        "seed",
-        verdict.verdict,
-        verdict.evidence,
-        experiment_id,
-        result.status,
-        result.failure_summary(),
-        result.problem,
-        runs,
-    )
+    return judged("seed", store, experiment_id, spec, result, evaluate_seed_check)

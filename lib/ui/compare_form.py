@@ -385,16 +385,22 @@ def render_compare_form(
     except SpecError as exc:
         problems.extend(exc.messages)
     problems.extend(base_url_problems(base_url, refused))
+    form = CompareForm(provider, base_url, spec, problems, model_list_problem=model_list_problem)
+    return with_check_panel(settings, form, right, on_generate, busy)
 
-    form = CompareForm(
-        provider=provider,
-        base_url=base_url,
-        spec=spec,
-        problems=problems,
-        model_list_problem=model_list_problem,
-    )
-    with right:
-        render_check_panel(settings, form, on_generate, busy)
+
+def with_check_panel(
+    settings: Settings,
+    form: CompareForm,
+    column: DeltaGenerator,
+    on_generate: Callable[[CompareForm], None],
+    busy: bool,
+    *,
+    key: str = "cmp",
+) -> CompareForm:
+    """Draw the check panel in `column` and the place for a job's progress under Generate."""
+    with column:
+        render_check_panel(settings, form, on_generate, busy, key=key)
         form.progress = st.container()
     return form
 

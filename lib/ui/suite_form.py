@@ -24,7 +24,7 @@ from seedscope.ui.compare_form import (
     backend_section,
     base_url_problems,
     preset_section,
-    render_check_panel,
+    with_check_panel,
 )
 from seedscope.ui.text import shorten
 
@@ -209,14 +209,5 @@ def render_suite_form(
         except SpecError as error:
             problems.extend(error.messages)
     problems.extend(base_url_problems(base_url, refused))
-    form = CompareForm(
-        provider=provider,
-        base_url=base_url,
-        spec=spec,
-        problems=problems,
-        model_list_problem=model_list_problem,
-    )
-    with right:
-        render_check_panel(settings, form, on_generate, busy, key=KEY)
-        form.progress = st.container()
-    return form
+    form = CompareForm(provider, base_url, spec, problems, model_list_problem=model_list_problem)
+    return with_check_panel(settings, form, right, on_generate, busy, key=KEY)

@@ -15,6 +15,7 @@ from seedscope.store import Store
 from streamlit.testing.v1 import AppTest
 
 from tests.app.app_support import APP, JOB_TIMEOUT
+from tests.test_net_guard import start_server  # noqa: F401 - counting servers on 127.0.0.1
 
 
 @pytest.fixture

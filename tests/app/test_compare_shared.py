@@ -5,29 +5,12 @@ or the page. In local mode the same URL only warns. Every server here is on 127.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 import pytest
 
 from tests.app.app_support import finish_jobs, page_text, problems
-from tests.test_net_guard import SECRET, Reply, TinyServer, _start, chat_reply, json_reply
+from tests.test_net_guard import SECRET, json_reply
 
 NOWHERE = "http://127.0.0.1:9/v1"  # the configured backend: nothing listens, nothing is sent
-
-
-@pytest.fixture
-def tiny_server() -> Iterator[Callable[..., TinyServer]]:
-    started: list[TinyServer] = []
-
-    def start(reply: Reply = chat_reply) -> TinyServer:
-        server = _start(reply)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.httpd.shutdown()
-        server.httpd.server_close()
 
 
 def typed(make_app, url: str):
@@ -44,9 +27,9 @@ def shared_env(monkeypatch):
 
 
 def test_shared_mode_refuses_a_loopback_server_that_is_not_allowlisted(
-    make_app, store, shared_env, tiny_server
+    make_app, store, shared_env, start_server
 ):
-    server = tiny_server()
+    server = start_server()
     at = typed(make_app, server.url())
     assert not at.exception
     refusal = (
@@ -59,8 +42,8 @@ def test_shared_mode_refuses_a_loopback_server_that_is_not_allowlisted(
     assert store.count_experiments() == 0
 
 
-def test_an_allowlisted_server_is_used(make_app, store, shared_env, tiny_server, monkeypatch):
-    server = tiny_server()
+def test_an_allowlisted_server_is_used(make_app, store, shared_env, start_server, monkeypatch):
+    server = start_server()
     monkeypatch.setenv("SEEDSCOPE_ALLOWED_BASE_URLS", server.url())
     at = typed(make_app, server.url())
     assert not problems(at)
@@ -73,10 +56,10 @@ def test_an_allowlisted_server_is_used(make_app, store, shared_env, tiny_server,
 
 
 def test_shared_mode_keeps_a_typed_servers_error_text_out_of_the_store_and_page(
-    make_app, store, shared_env, tiny_server, monkeypatch
+    make_app, store, shared_env, start_server, monkeypatch
 ):
     error = {"error": {"message": SECRET, "type": "permission_error"}}
-    server = tiny_server(json_reply(error, status=403))
+    server = start_server(json_reply(error, status=403))
     monkeypatch.setenv("SEEDSCOPE_ALLOWED_BASE_URLS", server.url())
     at = typed(make_app, server.url())
     at.number_input(key="cmp_runs").set_value(1).run()
@@ -91,9 +74,9 @@ def test_shared_mode_keeps_a_typed_servers_error_text_out_of_the_store_and_page(
     assert "abc123" not in page_text(at) and "INTERNAL-SECRET" not in page_text(at)
 
 
-def test_local_mode_only_warns_about_a_loopback_server(make_app, monkeypatch, tiny_server):
+def test_local_mode_only_warns_about_a_loopback_server(make_app, monkeypatch, start_server):
     monkeypatch.setenv("OPENAI_BASE_URL", NOWHERE)
-    server = tiny_server()
+    server = start_server()
     at = typed(make_app, server.url())
     assert not problems(at)
     assert any("loopback" in w.value for w in at.warning), [w.value for w in at.warning]
