@@ -227,7 +227,7 @@ def store():
 
 
 def test_a_server_whose_output_does_not_depend_on_load(fake_server_factory, store):
-    server = fake_server_factory("--latency", "0.1", "--fingerprint", "fp_x")
+    server = fake_server_factory("--latency", "0.5", "--fingerprint", "fp_x")
     result = run_load_probe(store, spec(runs=3, copies=4, background=3), remote(server))
     assert result.verdict == "load_invariant", result.evidence["explanation"]
     evidence = result.evidence
@@ -265,7 +265,7 @@ def test_the_probe_is_one_labelled_experiment_that_stores_every_call(fake_server
 
 
 def test_a_server_whose_output_changes_above_n_calls_in_flight(fake_server_factory, store):
-    server = fake_server_factory("--latency", "0.1", "--load-dependent", "3")
+    server = fake_server_factory("--latency", "0.5", "--load-dependent", "3")
     # 4 copies and 3 background + 1 measured exceed 3 in flight: every loaded run changes.
     loaded = run_load_probe(store, spec(runs=2, copies=4, background=3), remote(server))
     assert loaded.verdict == "load_dependent"

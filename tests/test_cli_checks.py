@@ -92,7 +92,7 @@ def test_check_seed_flags_reach_the_request(fake_server_factory, database):
 
 
 def test_check_load_json_names_the_runs_that_differed(fake_server_factory, database):
-    server = fake_server_factory("--latency", "0.1", "--load-dependent", "2")
+    server = fake_server_factory("--latency", "0.5", "--load-dependent", "2")
     args = ("--runs", "2", "--copies", "3", "--background", "1", "--max-tokens", "8")
     status, out, err = check("load", *remote(server, *args, "--format", "json"))
     assert status == 0, err
