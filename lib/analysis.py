@@ -18,6 +18,7 @@ import numpy as np
 from seedscope import metrics
 from seedscope.embeddings import Embedder
 from seedscope.providers.base import Completion
+from seedscope.tokens import forks
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class ArmMetrics:
     first_divergence_char: int | None
     first_divergence_word: int | None
     mean_edit_distance: float | None
+    first_divergence_token: int | None  # 1-based (seedscope.tokens.forks); None: same/unknown
+    knife_edge_share: float | None  # share of positions with a top-2 margin under 0.01
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,6 +58,8 @@ class ArmAnalysis:
     divergences: list[tuple[int, int | None, int | None]]  # (run_index, char, word) vs run 0
     metrics: ArmMetrics
     vectors: np.ndarray | None = None  # embeddings of `texts`, (n, d)
+    fork: forks.TokenFork | None = None  # the earliest fork in tokens, where tokens are known
+    token_divergences: list[tuple[int, int | None]] | None = None  # (run index, token) vs ref
 
 
 @dataclass
@@ -108,6 +113,8 @@ def _analyze_arm(label: str, runs: list[Completion], vectors: dict[str, np.ndarr
         for run_index, (char, word) in zip(run_indices[1:], pairs, strict=True)
     ]
     stats = metrics.pairwise_stats(distances)
+    traced = [(c.run_index, c.tokens) for c in ok if c.tokens is not None]
+    fork = forks.arm_fork(traced)
     arm_metrics = ArmMetrics(
         label=label,
         runs=len(runs),
@@ -123,6 +130,8 @@ def _analyze_arm(label: str, runs: list[Completion], vectors: dict[str, np.ndarr
         first_divergence_char=metrics.earliest([d[1] for d in divergences]),
         first_divergence_word=metrics.earliest([d[2] for d in divergences]),
         mean_edit_distance=metrics.mean_pairwise(edit_distances),
+        first_divergence_token=None if fork is None else fork.position,
+        knife_edge_share=forks.knife_edge_share([trace for _, trace in traced]),
     )
     return ArmAnalysis(
         label=label,
@@ -135,6 +144,8 @@ def _analyze_arm(label: str, runs: list[Completion], vectors: dict[str, np.ndarr
         divergences=divergences,
         metrics=arm_metrics,
         vectors=arm_vectors,
+        fork=fork,
+        token_divergences=forks.divergences(traced) if traced else None,
     )
 
 

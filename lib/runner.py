@@ -131,6 +131,7 @@ def plan_requests(spec: AnySpec, previous: Sequence[Completion] = ()) -> list[Co
             top_p=spec.top_p,
             max_tokens=spec.max_tokens,
             case_id=case_id,
+            top_logprobs=arm.top_logprobs,
         )
         for index in range(longest)
         for case_id, prompt, system in requests

@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
 )
 from seedscope.settings import Settings
+from seedscope.tokens.trace import MAX_TOP_LOGPROBS
 
 DEFAULT_PROMPT = "Generate a short excerpt of news about a journey to Mars."
 DEFAULT_SYSTEM = "You are a helpful assistant."
@@ -62,6 +63,7 @@ class SpecError(ValueError):
 
 TEMPERATURE_RANGE = "0 to 2"
 TOP_P_RANGE = "greater than 0 up to 1"
+TOP_LOGPROBS_RANGE = f"1 to {MAX_TOP_LOGPROBS}"
 
 
 def _limits(info: ValidationInfo) -> Limits:
@@ -76,6 +78,9 @@ class Arm(BaseModel):
     seed: int | None = None
     temperature: float
     runs: int = 5
+    # Capture each generated token's logprob and this many alternatives (1-20); None: do not.
+    # On the embedded model such an arm runs on a load of its own (its own fingerprint).
+    top_logprobs: int | None = None
 
     @field_validator("label")
     @classmethod
@@ -98,6 +103,16 @@ class Arm(BaseModel):
         maximum = _limits(info).max_runs_per_arm
         if not 1 <= value <= maximum:
             raise ValueError(f"runs {value} is out of range; allowed 1 to {maximum}")
+        return value
+
+    @field_validator("top_logprobs")
+    @classmethod
+    def _top_logprobs_range(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= MAX_TOP_LOGPROBS:
+            raise ValueError(
+                f"top_logprobs {value} is out of range; allowed {TOP_LOGPROBS_RANGE}, "
+                "or none to capture no logprobs"
+            )
         return value
 
 
@@ -205,6 +220,7 @@ def _allowed(field: str, limits: Limits, provider: Any) -> str:
         "top_p": TOP_P_RANGE,
         "runs": f"1 to {limits.max_runs_per_arm}",
         "max_tokens": f"1 to {limits.max_tokens}",
+        "top_logprobs": TOP_LOGPROBS_RANGE,
     }.get(field)
     return f"; allowed {allowed}" if allowed else ""
 

@@ -22,6 +22,12 @@ Behaviour
   flight at some moment of it, as batch-variant kernels do on a busy server; `--flaky-every N`
   changes the second half of the words of every Nth chat call (counted from start or
   `/_reset`), as a near-tie tipping the other way, so a seed is honoured but not always.
+- Logprobs: a request with `logprobs: true` gets `choices[0].logprobs.content`, one entry per
+  token (the text cut before each run of whitespace, so the tokens join to the text) with a
+  logprob and `top_logprobs` alternatives (the chosen token first; every 4th position a near
+  tie, top-2 margin 0.004). `--no-logprobs` ignores the request (logprobs null), as servers
+  without support do; `--logprobs-change-output` changes the second half of the words of a call
+  that asks for logprobs, as reported for a server whose logprob path computes differently.
 - `--payload xss` puts HTML/JS into every completion; `--payload echo` returns the user message.
 - Faults, chosen at random per chat/embeddings request with `--fault-rate` among `--faults`:
   `429` (with `Retry-After`), `500`, `timeout` (sleeps `--hang` seconds, longer than a client
@@ -33,6 +39,7 @@ Behaviour
 - `--no-models` makes `/v1/models` answer 404, like servers that do not offer it.
 - Test hooks: `GET /_health`, `GET /_stats` (request counts, faults injected, max in flight,
   the log of chat requests in arrival order with their seed, temperature, top_p, max_tokens,
+  logprobs, top_logprobs,
   user message, monotonic arrival time and `in_flight_peak` (the most model calls in flight at
   once during the call, set when it is answered), the log of embeddings requests with their model,
   encoding_format and number of inputs), `POST /_reset` (clears the stats).
@@ -47,6 +54,7 @@ import hashlib
 import json
 import math
 import random
+import re
 import socket
 import struct
 import sys
@@ -240,6 +248,8 @@ class Handler(BaseHTTPRequestHandler):
                     "temperature": body.get("temperature"),
                     "top_p": body.get("top_p"),
                     "max_tokens": body.get("max_tokens"),
+                    "logprobs": body.get("logprobs"),
+                    "top_logprobs": body.get("top_logprobs"),
                     "user": _user_text(body.get("messages")),
                     "arrived": time.monotonic(),
                     "in_flight_peak": None,
@@ -352,6 +362,9 @@ class Handler(BaseHTTPRequestHandler):
             words = _changed_tail(words, random.Random(f"{key}|load|{peak}"))
         if flaky:
             words = _changed_tail(words, random.Random())
+        wants_logprobs = body.get("logprobs") is True and not options.no_logprobs
+        if wants_logprobs and options.logprobs_change_output:
+            words = _changed_tail(words, random.Random(f"{key}|logprobs"))
         text = " ".join(words).capitalize() + "."
         if options.payload == "xss":
             text = XSS + text
@@ -369,7 +382,9 @@ class Handler(BaseHTTPRequestHandler):
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": text},
-                    "logprobs": None,
+                    "logprobs": _logprobs(text, int(body.get("top_logprobs") or 0), key)
+                    if wants_logprobs
+                    else None,
                     "finish_reason": finish,
                 }
             ],
@@ -406,6 +421,23 @@ class Handler(BaseHTTPRequestHandler):
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             },
         )
+
+
+def _logprobs(text: str, top: int, key: str) -> dict[str, Any]:
+    """Chat Completions logprobs for `text`: deterministic per request key and position."""
+    content = []
+    for position, token in enumerate(re.findall(r"\s*\S+|\s+$", text)):
+        rng = random.Random(f"{key}|{position}")
+        chosen = -rng.uniform(0.01, 2.0)
+        margin = 0.004 if position % 4 == 3 else rng.uniform(0.05, 3.0)
+        others = [w for w in WORDS if w != token.strip()]
+        alternatives = [{"token": token, "logprob": chosen}]
+        below = chosen - margin
+        for word in rng.sample(others, max(0, min(top, len(others) + 1) - 1)):
+            alternatives.append({"token": " " + word, "logprob": below})
+            below -= rng.uniform(0.1, 1.0)
+        content.append({"token": token, "logprob": chosen, "top_logprobs": alternatives[:top]})
+    return {"content": content}
 
 
 def _changed_tail(words: list[str], rng: random.Random) -> list[str]:
@@ -483,6 +515,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0,
         metavar="N",
         help="change the output of every Nth chat call (0: never)",
+    )
+    parser.add_argument(
+        "--no-logprobs", action="store_true", help="ignore requests for logprobs (answer null)"
+    )
+    parser.add_argument(
+        "--logprobs-change-output",
+        action="store_true",
+        help="asking for logprobs changes the second half of the output",
     )
     parser.add_argument("--verbose", action="store_true")
     options = parser.parse_args(argv)

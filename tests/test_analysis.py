@@ -139,6 +139,8 @@ def test_all_runs_failed(embedder):
         first_divergence_char=None,
         first_divergence_word=None,
         mean_edit_distance=None,
+        first_divergence_token=None,
+        knife_edge_share=None,
     )
     assert dead.distances.shape == (0, 0) and dead.divergences == []
     assert analysis.between_arms == [("dead", "alive", None)]

@@ -32,6 +32,7 @@ METRIC_KEYS = {
     "max_pairwise_distance",
     "first_divergence_char",
     "mean_edit_distance",
+    "knife_edge_share",
 }
 
 
@@ -99,7 +100,17 @@ def test_compare_json_is_the_only_thing_on_stdout_and_has_every_field(local_comp
     data = local_comparison["json"]
     assert set(data) == {"experiment_id", "spec", "arms", "between_arms"}
     assert all(
-        set(arm) == {"label", "seed", "temperature", "runs", "metrics"} for arm in data["arms"]
+        set(arm)
+        == {
+            "label",
+            "seed",
+            "temperature",
+            "runs",
+            "metrics",
+            "first_divergence_token",
+            "token_fork",
+        }
+        for arm in data["arms"]
     )
     assert all(set(run) == RUN_KEYS for arm in data["arms"] for run in arm["runs"])
     assert data["spec"]["provider"] == "local"

@@ -209,7 +209,7 @@ def test_a_broken_answer_is_a_malformed_response(body, content_type, fragment):
 
 def test_odd_but_readable_answers_read_as_the_sdk_models_did():
     def read(answer: object) -> tuple[str, str | None]:
-        _, text, finish_reason = _read_answer(httpx2.Response(200, json=answer))
+        _, text, finish_reason, _ = _read_answer(httpx2.Response(200, json=answer))
         return text, finish_reason
 
     assert read({"choices": [{"message": {"content": None}, "finish_reason": None}]}) == ("", None)

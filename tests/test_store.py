@@ -815,7 +815,7 @@ def test_recover_treats_other_hosts_by_inactivity(url):
 def test_new_database_is_at_head_and_matches_the_table_definitions(store, url):
     engine = create_engine(resolve_url(url))
     try:
-        assert current_revision(engine) == head_revision() == "0005"
+        assert current_revision(engine) == head_revision() == "0006"
         with engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), metadata)
         assert differences == []
@@ -847,7 +847,8 @@ def test_upgrade_from_the_initial_revision_keeps_data_and_fills_request_keys(url
                 spec_json=spec.model_dump_json(),
             )
         )
-        old_columns = [c.name for c in runs.c if c.name not in ("id", "request_key", "case_id")]
+        later = ("id", "request_key", "case_id", "tokens")  # columns of later revisions
+        old_columns = [c.name for c in runs.c if c.name not in later]
         for completion in old_runs:
             values = completion.to_dict() | {"experiment_id": "old1"}
             values["started_at"] = completion.started_at
@@ -939,7 +940,7 @@ def test_upgrade_from_revision_0002_keeps_every_run_and_allows_failed(url):
             for completion in completions:
                 values = completion.to_dict() | {"experiment_id": experiment_id}
                 values["started_at"] = completion.started_at
-                del values["case_id"]
+                del values["case_id"], values["tokens"]  # columns of later revisions
                 connection.execute(insert(runs).values(values | {"request_key": "k" * 64}))
     engine.dispose()
 
@@ -978,7 +979,7 @@ def test_upgrade_from_revision_0003_keeps_every_run_and_stores_suites(url):
     upgrade(engine, "0003")
     spec = make_spec()
     old_runs = [make_completion(spec, arm.label, index) for arm in spec.arms for index in range(3)]
-    old_columns = [c.name for c in runs.c if c.name not in ("id", "case_id")]
+    old_columns = [c.name for c in runs.c if c.name not in ("id", "case_id", "tokens")]
     with engine.begin() as connection:
         # Rows as Seedscope wrote them at 0003 (no kind, no case id).
         connection.execute(
@@ -1004,7 +1005,7 @@ def test_upgrade_from_revision_0003_keeps_every_run_and_stores_suites(url):
     with Store.open(url) as store:
         engine = create_engine(resolve_url(url))
         try:
-            assert current_revision(engine) == head_revision() == "0005"
+            assert current_revision(engine) == head_revision() == "0006"
             with engine.connect() as connection:
                 differences = compare_metadata(MigrationContext.configure(connection), metadata)
                 stored = connection.execute(

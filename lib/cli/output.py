@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from seedscope.spec import ExperimentSpec
 from seedscope.terminal import one_line
+from seedscope.tokens.forks import TokenFork
 
 
 def progress_printer(stream):
@@ -50,6 +52,7 @@ _JSON_METRICS = (
     "max_pairwise_distance",
     "first_divergence_char",
     "mean_edit_distance",
+    "knife_edge_share",
 )
 
 
@@ -64,8 +67,12 @@ def comparison_json(spec: ExperimentSpec, completions, analysis, experiment_id) 
             "runs": _arm_runs_json(by_arm[arm.label]),
         }
         if analysis is not None:
-            metrics = analysis.arm(arm.label).metrics.to_dict()
+            arm_analysis = analysis.arm(arm.label)
+            metrics = arm_analysis.metrics.to_dict()
             entry["metrics"] = {key: metrics.get(key) for key in _JSON_METRICS}
+            entry["first_divergence_token"] = arm_analysis.metrics.first_divergence_token
+            fork = arm_analysis.fork
+            entry["token_fork"] = None if fork is None else asdict(fork)
         arms.append(entry)
     result: dict[str, Any] = {
         "experiment_id": experiment_id,
@@ -78,6 +85,23 @@ def comparison_json(spec: ExperimentSpec, completions, analysis, experiment_id) 
             for a, b, distance in analysis.between_arms
         ]
     return result
+
+
+def describe_fork(fork: TokenFork) -> str:
+    """One line for the terminal: where the arm forks and how near a tie it was there."""
+
+    def token(text: str | None, logprob: float | None) -> str:
+        # repr escapes whitespace and every unprintable character (ESC included)
+        shown = "(ended)" if text is None else repr(text[:30])
+        return shown if logprob is None else f"{shown} (logprob {logprob:.3f})"
+
+    line = (
+        f"fork at token {fork.position}: run {fork.run_a} {token(fork.token_a, fork.logprob_a)}"
+        f" vs run {fork.run_b} {token(fork.token_b, fork.logprob_b)}"
+    )
+    if fork.margin is not None:
+        line += f"; top-1/top-2 margin {fork.margin:.4f}"
+    return line
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -129,8 +153,12 @@ def print_comparison_table(spec, completions, analysis, experiment_id, out) -> N
                 f"  mean distance run 0 vs rest (cookbook) {_fmt(m.mean_distance_first_vs_rest)}"
                 f"  mean pairwise {_fmt(m.mean_pairwise_distance)}"
                 f"  exact match {_fmt(m.exact_match_rate, 2)}"
-                f"  first divergence (char) {_fmt(m.first_divergence_char)}\n"
+                f"  first divergence (char) {_fmt(m.first_divergence_char)}"
+                f"  (token) {_fmt(m.first_divergence_token)}\n"
             )
+            fork = analysis.arm(arm.label).fork
+            if fork is not None:
+                out.write(f"{describe_fork(fork)}\n")
     if analysis is not None and analysis.between_arms:
         out.write("\nbetween arms (mean cosine distance)\n")
         for a, b, distance in analysis.between_arms:

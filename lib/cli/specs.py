@@ -43,7 +43,7 @@ FLAG_DEFAULTS: dict[str, Any] = {
     "seed": 123,
     "runs": 5,
 }
-ARM_KEYS = ("seed", "temperature", "runs")
+ARM_KEYS = ("seed", "temperature", "runs", "top_logprobs")
 ARM_EXAMPLE = '--arm "seeded,seed=123,temperature=0,runs=5"'
 
 
@@ -77,8 +77,8 @@ def parse_arm(text: str, position: int) -> dict[str, Any]:
             problems.append(f"{where}: {key!r} is not an arm key; use {', '.join(ARM_KEYS)}")
         elif key in arm:
             problems.append(f"{where}: {key} is given twice")
-        elif key == "seed" and value.lower() == "none":
-            arm["seed"] = None
+        elif key in ("seed", "top_logprobs") and value.lower() == "none":
+            arm[key] = None
         else:
             arm[key] = value
     if problems:

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
+from seedscope.tokens.trace import TokenTrace
+
 
 @dataclass(frozen=True)
 class CompletionRequest:
@@ -25,6 +27,7 @@ class CompletionRequest:
     top_p: float
     max_tokens: int
     case_id: str | None = None  # the suite case this request belongs to; None outside suites
+    top_logprobs: int | None = None  # capture logprobs with this many alternatives; None: no
 
     def chat_messages(self) -> list[dict[str, str]]:
         """The Chat Completions messages: the system message (unless blank), then the prompt."""
@@ -46,11 +49,15 @@ def request_key(
     temperature: float,
     top_p: float,
     max_tokens: int,
+    top_logprobs: int | None = None,
 ) -> str:
     """Identity of a fixed request: runs with equal keys should give equal text when seeded.
 
     The backend host is part of it: two servers with the same model name are different
-    backends. Keep in step with the frozen copy in store/migrations/versions/0002.
+    backends. Asking for logprobs is too (it can change the output, and the embedded model
+    computes them on a load of its own); it is appended only when asked, so the keys of every
+    other request stay as they were. Keep in step with the frozen copy in
+    store/migrations/versions/0002.
     """
     fields = [
         provider,
@@ -63,6 +70,8 @@ def request_key(
         float(top_p),
         int(max_tokens),
     ]
+    if top_logprobs is not None:
+        fields.append(["top_logprobs", int(top_logprobs)])
     encoded = json.dumps(fields, ensure_ascii=True, separators=(",", ":"))
     return hashlib.sha256(encoded.encode("ascii")).hexdigest()
 
@@ -104,6 +113,7 @@ class Completion:
     error_type: str | None = None
     error_message: str | None = None
     case_id: str | None = None  # the suite case of the run; None for a plain experiment
+    tokens: TokenTrace | None = None  # the generated tokens, when the backend reported them
 
     @property
     def ok(self) -> bool:
@@ -112,6 +122,7 @@ class Completion:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["started_at"] = self.started_at.isoformat()
+        data["tokens"] = None if self.tokens is None else self.tokens.to_dict()
         return data
 
     @classmethod
@@ -121,6 +132,8 @@ class Completion:
         started = values["started_at"]
         if isinstance(started, str):
             values["started_at"] = datetime.fromisoformat(started)
+        if isinstance(values.get("tokens"), dict):
+            values["tokens"] = TokenTrace.from_dict(values["tokens"])
         return cls(**values)
 
     def with_changes(self, **changes: Any) -> Completion:
@@ -146,6 +159,7 @@ def completion_for(
     started_at: datetime,
     error_type: str | None = None,
     error_message: str | None = None,
+    tokens: TokenTrace | None = None,
 ) -> Completion:
     """The record of one call for `request`; the fields the request fixes are copied from it."""
     return Completion(
@@ -168,6 +182,7 @@ def completion_for(
         error_type=error_type,
         error_message=error_message,
         case_id=request.case_id,
+        tokens=tokens,
     )
 
 

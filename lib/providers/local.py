@@ -21,10 +21,18 @@ Why it is built this way:
   Both paths make a call with `generate_completion`, so a seeded request gives the same text
   whichever worker runs it.
 
+Tokens: every run records the token ids it generated and their strings (the sampler's picks,
+observed without changing the sampler chain). Logprobs need llama.cpp to keep the logits of
+every position (`logits_all=True`), which changes what is computed, so an arm that captures
+them runs on a second load made that way, with its own fingerprint; a plain arm never does.
+Logprobs are those of the model's own distribution at each position (raw logits, before
+temperature, top-p and the other samplers), as llama.cpp's server and OpenAI report them.
+
 The `system_fingerprint` of a local completion is Seedscope's own, not llama.cpp's:
 "local-" + the first 10 hex digits of the sha256 of (the GGUF file's sha256, the
-llama-cpp-python version, n_ctx, n_batch, n_threads, chat format, and the CPU kernels llama.cpp
-uses on this machine, e.g. AVX2 or AVX-512). It changes exactly when
+llama-cpp-python version, n_ctx, n_batch, n_threads, chat format, the CPU kernels llama.cpp
+uses on this machine, e.g. AVX2 or AVX-512, and for the logprobs load "logits_all=True").
+It changes exactly when
 something that can change the output for a given seed changes. The number of workers is not
 part of it: every call starts from a reset context on a load with the same settings, so a worker
 gives the same text as the in-process model (tests/test_local_workers.py checks it). Each worker
@@ -34,6 +42,8 @@ computes the fingerprint of its own load, and its completions carry that.
 from __future__ import annotations
 
 import asyncio
+import codecs
+import functools
 import hashlib
 import importlib.util
 import secrets
@@ -42,6 +52,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from seedscope.providers.base import (
     Completion,
     CompletionRequest,
@@ -51,6 +62,7 @@ from seedscope.providers.base import (
 )
 from seedscope.settings import Settings
 from seedscope.spec import LOCAL_CHAT_MODEL, LOCAL_SEED_MAX
+from seedscope.tokens.trace import TokenTrace
 
 if TYPE_CHECKING:
     import llama_cpp
@@ -110,6 +122,7 @@ def local_fingerprint(
     n_threads: int,
     chat: str,
     cpu_kernels: str,
+    logits_all: bool = False,
 ) -> str:
     """Seedscope's fingerprint of an embedded model load (see the module docstring)."""
     parts = [
@@ -121,6 +134,8 @@ def local_fingerprint(
         f"chat_format={chat}",
         f"cpu={cpu_kernels}",
     ]
+    if logits_all:  # only then: the plain load's fingerprint stays what it always was
+        parts.append("logits_all=True")
     return "local-" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:10]
 
 
@@ -131,18 +146,44 @@ def _is_default_model(path: Path) -> bool:
         return False
 
 
-def load_llama(
-    path: Path, n_ctx: int, n_batch: int, n_threads: int, *, vocab_only: bool = False
-) -> llama_cpp.Llama:
-    """A llama.cpp load with fixed settings and no prompt cache (both paths load with this)."""
+@functools.cache
+def _tracing_llama() -> type[llama_cpp.Llama]:
     import llama_cpp  # deferred: importing llama.cpp is slow and only this backend needs it
+
+    class TracingLlama(llama_cpp.Llama):
+        """A Llama that records the token ids it samples into `sampled` (when a list).
+
+        Only observes: the sampler chain, and so the seeded output, is what it would be."""
+
+        sampled: list[int] | None = None
+
+        def sample(self, *args: Any, **kwargs: Any) -> int:
+            token = super().sample(*args, **kwargs)
+            if self.sampled is not None:
+                self.sampled.append(int(token))
+            return token
+
+    return TracingLlama
+
+
+def load_llama(
+    path: Path,
+    n_ctx: int,
+    n_batch: int,
+    n_threads: int,
+    *,
+    vocab_only: bool = False,
+    logits_all: bool = False,
+) -> llama_cpp.Llama:
+    """A llama.cpp load with fixed settings and no prompt cache (both paths load with this).
+    `logits_all`: keep every position's logits, as logprobs need (a configuration of its own)."""
     from llama_cpp._utils import suppress_stdout_stderr
 
     try:
         # A vocabulary-only load warns that the model has no training context; llama.cpp
         # itself silences its loading output this way when verbose=False.
         with suppress_stdout_stderr(disable=not vocab_only):
-            llm = llama_cpp.Llama(
+            llm = _tracing_llama()(
                 model_path=str(path),
                 n_ctx=n_ctx,
                 n_batch=n_batch,
@@ -150,6 +191,7 @@ def load_llama(
                 n_threads_batch=n_threads,
                 n_gpu_layers=0,
                 vocab_only=vocab_only,
+                logits_all=logits_all,
                 verbose=False,
             )
     except (ValueError, RuntimeError) as exc:
@@ -159,7 +201,13 @@ def load_llama(
 
 
 def load_fingerprint(
-    llm: llama_cpp.Llama, path: Path, n_ctx: int, n_batch: int, n_threads: int
+    llm: llama_cpp.Llama,
+    path: Path,
+    n_ctx: int,
+    n_batch: int,
+    n_threads: int,
+    *,
+    logits_all: bool = False,
 ) -> str:
     """The fingerprint of a load made with these settings (see the module docstring)."""
     import llama_cpp
@@ -172,6 +220,7 @@ def load_fingerprint(
         n_threads,
         str(llm.chat_format),
         cpu_kernels(),
+        logits_all=logits_all,
     )
 
 
@@ -199,6 +248,7 @@ def generate_completion(
                 f"seed {seed} is out of range for the embedded model; allowed 1 to {LOCAL_SEED_MAX}"
             )
         llm.reset()  # forget the previous prompt: no prefix reuse between calls
+        llm.sampled = sampled = []
         response: Any = llm.create_chat_completion(
             messages=request.chat_messages(),
             temperature=request.temperature,
@@ -206,6 +256,8 @@ def generate_completion(
             max_tokens=request.max_tokens,
             seed=seed,
         )
+        usage = response.get("usage") or {}
+        tokens = token_trace(llm, sampled, usage, request.top_logprobs)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded run
         return failed_completion(
             request,
@@ -217,9 +269,10 @@ def generate_completion(
             error_message=f"the embedded model failed: {exc}",
             effective_seed=seed,
         )
+    finally:
+        llm.sampled = None
     latency = time.perf_counter() - start
     choice = response["choices"][0]
-    usage = response.get("usage") or {}
     return completion_for(
         request,
         provider=PROVIDER_NAME,
@@ -232,6 +285,50 @@ def generate_completion(
         latency_s=latency,
         finish_reason=choice.get("finish_reason"),
         started_at=started_at,
+        tokens=tokens,
+    )
+
+
+def token_trace(
+    llm: llama_cpp.Llama, sampled: list[int], usage: dict[str, Any], top_logprobs: int | None
+) -> TokenTrace:
+    """The trace of the call that just ran on `llm`: the sampled ids that became completion
+    tokens (not the end-of-generation token), their strings, and with `top_logprobs` (on a
+    logits_all load) each position's logprob and its top alternatives."""
+    ids = sampled[: int(usage.get("completion_tokens") or 0)]
+    pieces = [llm.detokenize([token]) for token in ids]
+    # Incremental UTF-8: a character split over two tokens belongs to the token completing it,
+    # so the strings join to the text exactly.
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    strings = tuple(decoder.decode(piece) for piece in pieces)
+    if top_logprobs is None:
+        return TokenTrace(tokens=strings, ids=tuple(ids))
+    n_prompt = int(usage.get("prompt_tokens") or 0)
+    # The logits that chose completion token i are those after position n_prompt + i - 1.
+    rows = np.asarray(llm.scores[n_prompt - 1 : n_prompt - 1 + len(ids)], dtype=np.float64)
+    if rows.shape[0] != len(ids):
+        raise RuntimeError("the logits of the generated tokens are missing (not a logits_all load)")
+    logprobs = rows - np.logaddexp.reduce(rows, axis=1, keepdims=True)
+    chosen = logprobs[np.arange(len(ids)), ids] if ids else np.zeros(0)
+    k = min(top_logprobs, logprobs.shape[1])
+    best = np.argpartition(-logprobs, k - 1, axis=1)[:, :k] if ids else np.zeros((0, k), int)
+    top = []
+    for position, candidates in enumerate(best):
+        ordered = sorted(candidates, key=lambda token: -logprobs[position, token])
+        top.append(
+            tuple(
+                (
+                    llm.detokenize([int(token)]).decode("utf-8", "replace"),
+                    float(logprobs[position, token]),
+                )
+                for token in ordered
+            )
+        )
+    return TokenTrace(
+        tokens=strings,
+        ids=tuple(ids),
+        logprobs=tuple(float(value) for value in chosen),
+        top=tuple(top),
     )
 
 
@@ -274,6 +371,10 @@ class LocalProvider:
         # Hash the file now, not inside the first generation (it would inflate its latency).
         self.fingerprint: str = load_fingerprint(llm, path, n_ctx, n_batch, n_threads)
         self._llm: llama_cpp.Llama | None = llm if workers == 1 else None
+        # The logits_all load for arms that capture logprobs: made on first use, in this
+        # process whatever `workers` is, and serialised by the same lock.
+        self._logprobs_llm: llama_cpp.Llama | None = None
+        self.logprobs_fingerprint: str | None = None
         self._pool: LocalWorkerPool | None = None
         if workers > 1:
             from seedscope.providers.local_workers import LocalWorkerPool, WorkerLoad
@@ -358,12 +459,32 @@ class LocalProvider:
         return self._generate(again, completion.effective_seed)
 
     def _generate(self, request: CompletionRequest, seed: int) -> Completion:
+        if request.top_logprobs is not None:
+            return self._generate_with_logprobs(request, seed)
         if self._pool is not None:
             return self._pool.generate(request, seed)
         assert self._llm is not None  # workers == 1 always keeps its load
         with self._lock:
             return generate_completion(
                 self._llm, request, seed, model=self.model, fingerprint=self.fingerprint
+            )
+
+    def _generate_with_logprobs(self, request: CompletionRequest, seed: int) -> Completion:
+        with self._lock:
+            if self._logprobs_llm is None:
+                size = (self.n_ctx, self.n_batch, self.n_threads)
+                llm = load_llama(self.model_path, *size, logits_all=True)
+                self.logprobs_fingerprint = load_fingerprint(
+                    llm, self.model_path, *size, logits_all=True
+                )
+                self._logprobs_llm = llm
+            assert self.logprobs_fingerprint is not None
+            return generate_completion(
+                self._logprobs_llm,
+                request,
+                seed,
+                model=self.model,
+                fingerprint=self.logprobs_fingerprint,
             )
 
 

@@ -45,6 +45,7 @@ from seedscope.providers.openai_errors import (
     shorten,
 )
 from seedscope.settings import Settings, base_url_host
+from seedscope.tokens.trace import TokenTrace, trace_from_chat_logprobs
 
 _CHAT_PATH = "/chat/completions"
 # What `chat.completions.create` asks for: the API key as a bearer token (the SDK's default
@@ -186,6 +187,9 @@ class OpenAICompatProvider:
             params["seed"] = request.seed
         params["temperature"] = request.temperature
         params["top_p"] = request.top_p
+        if request.top_logprobs is not None:
+            params["logprobs"] = True
+            params["top_logprobs"] = request.top_logprobs
         loop = asyncio.get_running_loop()
         self._track(loop, +1)
         started_at = utc_now()
@@ -194,7 +198,7 @@ class OpenAICompatProvider:
             response = await self._async_client(loop).post(
                 _CHAT_PATH, body=params, cast_to=httpx2.Response, options=_CHAT_OPTIONS
             )
-            answer, text, finish_reason = _read_answer(response)
+            answer, text, finish_reason, tokens = _read_answer(response)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded run
             error_type, message = self.describe_error(exc, model=params["model"])
             return failed_completion(
@@ -225,6 +229,8 @@ class OpenAICompatProvider:
             latency_s=latency,
             finish_reason=finish_reason,
             started_at=started_at,
+            # A server that ignores the request for logprobs gives none: tokens stay unknown.
+            tokens=tokens if request.top_logprobs is not None else None,
         )
 
     # --- models ---------------------------------------------------------------------------
@@ -265,10 +271,12 @@ class OpenAICompatProvider:
         )
 
 
-def _read_answer(response: httpx2.Response) -> tuple[dict[str, Any], str, str | None]:
-    """(the JSON answer, text and finish reason of its first choice) of a 200 answer (the SDK
-    raised for error statuses already); MalformedResponseError or json.JSONDecodeError as the
-    SDK's own parsing reported a broken answer."""
+def _read_answer(
+    response: httpx2.Response,
+) -> tuple[dict[str, Any], str, str | None, TokenTrace | None]:
+    """(the JSON answer, text, finish reason and token trace of its first choice) of a 200
+    answer (the SDK raised for error statuses already); MalformedResponseError or
+    json.JSONDecodeError as the SDK's own parsing reported a broken answer."""
     try:
         answer = response.json()
     except ValueError:
@@ -285,7 +293,11 @@ def _read_answer(response: httpx2.Response) -> tuple[dict[str, Any], str, str | 
     if content is not None and not isinstance(content, str):
         raise MalformedResponseError(f"message content is not text: {shorten(repr(content))}")
     finish_reason = choice.get("finish_reason")
-    return answer, content or "", None if finish_reason is None else str(finish_reason)
+    logprobs = choice.get("logprobs")
+    tokens = (
+        trace_from_chat_logprobs(logprobs.get("content")) if isinstance(logprobs, dict) else None
+    )
+    return answer, content or "", None if finish_reason is None else str(finish_reason), tokens
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -704,12 +704,14 @@ class _RequestContext:
     host: str | None
     default: tuple[str, str]
     cases: Mapping[str, tuple[str, str]]
+    top_logprobs: Mapping[str, int | None]  # arm label -> logprobs asked for
 
     @classmethod
     def of(cls, spec: ExperimentSpec | SuiteSpec, kind: str, host: str | None) -> _RequestContext:
+        capture = {arm.label: arm.top_logprobs for arm in spec.arms}
         if isinstance(spec, ExperimentSpec):
-            return cls(kind, host, (spec.prompt, spec.system), {})
-        return cls(kind, host, ("", spec.system), spec.case_requests())
+            return cls(kind, host, (spec.prompt, spec.system), {}, capture)
+        return cls(kind, host, ("", spec.system), spec.case_requests(), capture)
 
     def request_key(self, completion: Completion) -> str | None:
         if self.kind == "import":
@@ -733,6 +735,7 @@ class _RequestContext:
             temperature=completion.temperature,
             top_p=completion.top_p,
             max_tokens=completion.max_tokens,
+            top_logprobs=self.top_logprobs.get(completion.arm_label),
         )
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from seedscope.providers.base import clean_text
+from seedscope.tokens.trace import TokenTrace
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -49,6 +50,19 @@ class CleanText(TypeDecorator[str]):
 class CleanString(CleanText):
     impl = String
     cache_ok = True
+
+
+class TokenTraceText(TypeDecorator[TokenTrace]):
+    """A run's generated tokens, as the compact JSON of seedscope.tokens.trace (NULL: none)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: TokenTrace | None, dialect: Any) -> str | None:
+        return None if value is None else clean_text(value.to_json())
+
+    def process_result_value(self, value: str | None, dialect: Any) -> TokenTrace | None:
+        return None if value is None else TokenTrace.from_json(value)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -144,6 +158,8 @@ runs = Table(
     Column("request_key", String(64), nullable=True),
     # The suite case of the run, NO_CASE outside suites (revision 0004).
     Column("case_id", CleanString(200), nullable=False, server_default=NO_CASE),
+    # The generated tokens (revision 0006); NULL when the backend reported none.
+    Column("tokens", TokenTraceText(), nullable=True),
     # A run is stored at most once (since revision 0001; per case since 0004): a resume can
     # never duplicate one.
     UniqueConstraint(

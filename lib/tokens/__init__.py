@@ -1,0 +1,1 @@
+"""Generated tokens of a run (`trace`) and where an arm's runs fork in tokens (`forks`)."""
