@@ -4,10 +4,13 @@
            deterministic_regardless_of_seed | seed_honoured_not_deterministic | inconclusive
 - load.py  the load probe: one seeded request alone, K copies at once, and next to B
            background requests -> load_invariant | load_dependent | inconclusive
+- logprobs.py  the logprobs check: one seeded request without and with logprobs ->
+           logprobs_do_not_change_outputs | logprobs_change_outputs | inconclusive
 - history.py  `latest_checks(store)`: the newest verdict of each check per backend, recomputed
            from the stored runs (for a capability table)
 
-Both run through seedscope.experiments (labelled `check:seed` / `check:load`), so their runs
+All run through seedscope.experiments (labelled `check:seed` / `check:load` /
+`check:logprobs`), so their runs
 and fingerprints land in the history like any experiment's.
 """
 
@@ -19,6 +22,13 @@ from seedscope.checks.load import (
     evaluate_load_probe,
     load_probe_spec,
     run_load_probe,
+)
+from seedscope.checks.logprobs import (
+    LOGPROBS_CHECK_LABEL,
+    LOGPROBS_VERDICTS,
+    evaluate_logprobs_check,
+    logprobs_check_spec,
+    run_logprobs_check,
 )
 from seedscope.checks.seed import (
     SEED_CHECK_LABEL,
@@ -33,6 +43,8 @@ __all__ = [
     "INCONCLUSIVE",
     "LOAD_PROBE_LABEL",
     "LOAD_VERDICTS",
+    "LOGPROBS_CHECK_LABEL",
+    "LOGPROBS_VERDICTS",
     "SEED_CHECK_LABEL",
     "SEED_VERDICTS",
     "CheckRecord",
@@ -40,10 +52,13 @@ __all__ = [
     "Verdict",
     "check_history",
     "evaluate_load_probe",
+    "evaluate_logprobs_check",
     "evaluate_seed_check",
     "latest_checks",
     "load_probe_spec",
+    "logprobs_check_spec",
     "run_load_probe",
+    "run_logprobs_check",
     "run_seed_check",
     "seed_check_spec",
 ]

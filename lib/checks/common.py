@@ -92,7 +92,10 @@ def _renamed(message: str, parameters: dict[tuple[int, str], str]) -> str:
     for (index, name), parameter in parameters.items():
         prefix = f"arms[{index}].{name}: "
         if message.startswith(prefix):
-            text = message.removeprefix(prefix).removesuffix(", or none for an unseeded arm")
+            text = message.removeprefix(prefix)
+            # The arm field's own wording: a check's parameter cannot be none, nor repeat itself.
+            text = text.removesuffix(", or none for an unseeded arm")
+            text = text.removesuffix(", or none to capture no logprobs")
             return f"{parameter}: {text}"
     return message
 

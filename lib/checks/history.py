@@ -15,6 +15,11 @@ from typing import Any
 
 from seedscope.checks.common import Verdict
 from seedscope.checks.load import LOAD_PROBE_LABEL, evaluate_load_probe, is_load_probe_spec
+from seedscope.checks.logprobs import (
+    LOGPROBS_CHECK_LABEL,
+    evaluate_logprobs_check,
+    is_logprobs_check_spec,
+)
 from seedscope.checks.seed import SEED_CHECK_LABEL, evaluate_seed_check, is_seed_check_spec
 from seedscope.store import Store
 from seedscope.store.records import ExperimentSummary
@@ -22,6 +27,7 @@ from seedscope.store.records import ExperimentSummary
 CHECK_KINDS: dict[str, tuple[str, Callable[[Any], bool], Callable[..., Verdict]]] = {
     SEED_CHECK_LABEL: ("seed", is_seed_check_spec, evaluate_seed_check),
     LOAD_PROBE_LABEL: ("load", is_load_probe_spec, evaluate_load_probe),
+    LOGPROBS_CHECK_LABEL: ("logprobs", is_logprobs_check_spec, evaluate_logprobs_check),
 }
 PAGE_SIZE = 500
 
@@ -30,7 +36,7 @@ PAGE_SIZE = 500
 class CheckRecord:
     """One stored check of one backend, with its verdict recomputed from its runs."""
 
-    kind: str  # "seed" | "load"
+    kind: str  # "seed" | "load" | "logprobs"
     verdict: str
     evidence: dict[str, Any]
     experiment_id: str
@@ -87,7 +93,7 @@ def _record(store: Store, summary: ExperimentSummary) -> CheckRecord | None:
 
 
 def check_history(store: Store, *, kind: str | None = None) -> list[CheckRecord]:
-    """Every stored check (of `kind`: "seed" or "load"), newest first."""
+    """Every stored check (of `kind`: "seed", "load" or "logprobs"), newest first."""
     records = (_record(store, summary) for summary in _check_summaries(store, kind))
     return [record for record in records if record is not None]
 

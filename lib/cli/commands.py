@@ -300,7 +300,16 @@ def _print_case_changes(rows: list[dict[str, str]], out) -> None:
 
 
 # The check parameters that SpecError messages name; the user typed them as flags.
-CHECK_PARAMETERS = ("seed_a", "seed_b", "seed", "temperature", "runs", "copies", "background")
+CHECK_PARAMETERS = (
+    "seed_a",
+    "seed_b",
+    "seed",
+    "temperature",
+    "runs",
+    "copies",
+    "background",
+    "top_logprobs",
+)
 # compare's arm flags: the checks bring their own arms, so these take compare's defaults.
 _COMPARE_ARM_FLAGS = ("spec", "arm", "preset", "seed", "temperature", "unseeded_temperature")
 
@@ -317,7 +326,7 @@ def _as_flags(error: SpecError) -> SpecError:
 
 
 def _check_spec(args: argparse.Namespace, settings: Settings) -> ExperimentSpec:
-    """The validated spec of `check seed|load`: compare's request flags (parsed and defaulted
+    """The validated spec of `check seed|load|logprobs`: compare's request flags (parsed and defaulted
     by spec_from_args) with the check's own arms; SpecError names the flag, before any call.
     Problems with the request and with the check's flags are reported together."""
     request = argparse.Namespace(**{**vars(args), **dict.fromkeys(_COMPARE_ARM_FLAGS)})
@@ -339,8 +348,17 @@ def _check_spec(args: argparse.Namespace, settings: Settings) -> ExperimentSpec:
 
 
 def _check_arms(args: argparse.Namespace, base: ExperimentSpec, limits: Limits) -> ExperimentSpec:
-    from seedscope.checks import load_probe_spec, seed_check_spec
+    from seedscope.checks import load_probe_spec, logprobs_check_spec, seed_check_spec
 
+    if args.check_command == "logprobs":
+        return logprobs_check_spec(
+            base,
+            seed=args.seed,
+            temperature=args.temperature,
+            top_logprobs=args.top_logprobs,
+            runs=args.runs,
+            limits=limits,
+        )
     if args.check_command == "seed":
         return seed_check_spec(
             base,
@@ -362,8 +380,8 @@ def _check_arms(args: argparse.Namespace, base: ExperimentSpec, limits: Limits) 
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings, out, err) -> int:
-    """`check seed` / `check load`: run the check as a stored experiment, print its verdict."""
-    from seedscope.checks import run_load_probe, run_seed_check
+    """`check seed|load|logprobs`: run the check as a stored experiment, print its verdict."""
+    from seedscope.checks import run_load_probe, run_logprobs_check, run_seed_check
 
     settings = with_base_url(settings, args.base_url)
     spec = _check_spec(args, settings)
@@ -372,7 +390,9 @@ def cmd_check(args: argparse.Namespace, settings: Settings, out, err) -> int:
     provider = build_provider(settings, spec.provider, spec.model, args.base_url)
     spec = _answering_model(spec, provider, args.model is not None)
     store = _open_store(settings)
-    run = run_seed_check if args.check_command == "seed" else run_load_probe
+    run = {"seed": run_seed_check, "load": run_load_probe, "logprobs": run_logprobs_check}[
+        args.check_command
+    ]
     try:
         result = run(store, spec, provider, on_progress=progress_printer(err))
     except KeyboardInterrupt:
@@ -399,7 +419,7 @@ CHECK_RUNS_SHOWN = 20
 def _print_check(result, out) -> None:
     """The verdict, why, and the evidence as short tables."""
     evidence = result.evidence
-    name = "seed check" if result.kind == "seed" else "load probe"
+    name = {"seed": "seed check", "load": "load probe", "logprobs": "logprobs check"}[result.kind]
     out.write(f"{name}: {result.verdict}\n")
     out.write(f"experiment {result.experiment_id}\n")
     out.write(safe_for_terminal(evidence["explanation"]) + "\n\n")
@@ -426,11 +446,21 @@ def _print_check(result, out) -> None:
             )
         ]
         print_table(pairs, out)
+    elif result.kind == "logprobs":
+        returned = evidence["logprobs_returned"]
+        out.write(f"\nlogprobs returned in {returned['runs']} of {returned['of']} runs\n")
+        if evidence["differing_runs"]:
+            out.write("runs with logprobs whose text differs from the runs without\n")
+            print_table(evidence["differing_runs"][:CHECK_RUNS_SHOWN], out)
     elif evidence["differing_runs"]:
         out.write("\nruns that differ from the first sequential run\n")
         differing = evidence["differing_runs"]
         print_table(differing[:CHECK_RUNS_SHOWN], out)
         if len(differing) > CHECK_RUNS_SHOWN:
             out.write(f"... and {len(differing) - CHECK_RUNS_SHOWN} more (--format json)\n")
-    fingerprints = ", ".join(fp or "not reported" for fp in evidence["fingerprints"]) or "-"
-    out.write(f"\nfingerprints: {safe_for_terminal(fingerprints)}\n")
+    seen = evidence["fingerprints"]
+    groups = seen if isinstance(seen, dict) else {"": seen}  # logprobs: per arm
+    for arm, fingerprints in groups.items():
+        listed = ", ".join(fp or "not reported" for fp in fingerprints) or "-"
+        title = f"fingerprints ({arm})" if arm else "fingerprints"
+        out.write(f"\n{title}: {safe_for_terminal(listed)}\n")

@@ -201,7 +201,7 @@ def add_suite_commands(commands) -> None:
 
 
 def _add_check_request_flags(command: argparse.ArgumentParser) -> None:
-    """compare's backend and request flags, for `check seed` and `check load`."""
+    """compare's backend and request flags, for `check seed|load|logprobs`."""
     command.add_argument("--provider", choices=("local", "openai"), help="default: local")
     command.add_argument(
         "--base-url", help="OpenAI-compatible base URL; the API key is sent only to OPENAI_BASE_URL"
@@ -217,7 +217,9 @@ def _add_check_request_flags(command: argparse.ArgumentParser) -> None:
 
 def add_check_commands(commands) -> None:
     check = commands.add_parser(
-        "check", help="does the backend keep its promises: the seed check and the load probe"
+        "check",
+        help="does the backend keep its promises: the seed check, the load probe and the "
+        "logprobs check",
     )
     kinds = check.add_subparsers(dest="check_command", required=True)
 
@@ -230,6 +232,21 @@ def add_check_commands(commands) -> None:
     seed.add_argument("--seed-b", type=_number(int), default=456, help="default: 456")
     seed.add_argument(
         "--temperature", type=_number(float), default=1.0, help="above 0 (default: 1.0)"
+    )
+
+    logprobs = kinds.add_parser(
+        "logprobs",
+        help="the same seeded request without and with logprobs, N runs each: does asking "
+        "for logprobs change the output?",
+    )
+    _add_check_request_flags(logprobs)
+    logprobs.add_argument("--seed", type=_number(int), default=123, help="default: 123")
+    logprobs.add_argument("--temperature", type=_number(float), default=1.0, help="default: 1.0")
+    logprobs.add_argument(
+        "--top-logprobs",
+        type=_number(int),
+        default=5,
+        help="alternatives captured per token, 1 to 20 (default: 5)",
     )
 
     load = kinds.add_parser(
