@@ -229,6 +229,7 @@ async def _call(provider: Provider, request: CompletionRequest) -> Completion:
             latency_s=time.perf_counter() - start,
             error_type=type(exc).__name__,
             error_message=f"the {provider.name} backend raised: {exc}",
+            base_url_host=provider.base_url_host,
         )
 
 

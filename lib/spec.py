@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -81,6 +82,13 @@ class Arm(BaseModel):
     # Capture each generated token's logprob and this many alternatives (1-20); None: do not.
     # On the embedded model such an arm runs on a load of its own (its own fingerprint).
     top_logprobs: int | None = None
+    # The arm's own backend (None: the experiment's), e.g. the embedded model next to a
+    # server: each backend keeps its own concurrency limit, the API key still goes only to the
+    # configured OPENAI_BASE_URL. base_url is stored in the spec, so it may not carry
+    # credentials.
+    provider: Literal["local", "openai"] | None = None
+    base_url: str | None = None
+    model: str | None = None
 
     @field_validator("label")
     @classmethod
@@ -104,6 +112,29 @@ class Arm(BaseModel):
         if not 1 <= value <= maximum:
             raise ValueError(f"runs {value} is out of range; allowed 1 to {maximum}")
         return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_form(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"base_url {value!r} is not an http(s) URL; e.g. http://127.0.0.1:8000/v1"
+            )
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError(
+                "base_url may not carry credentials, a query or a fragment (the spec is "
+                "stored); configure a server that needs a key as OPENAI_BASE_URL"
+            )
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _arm_model(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else value.strip()
 
     @field_validator("top_logprobs")
     @classmethod
@@ -197,15 +228,21 @@ def seed_range(provider: str) -> tuple[int, int, str]:
 
 
 def seed_problems(spec: ExperimentSpec, provider: str | None = None) -> list[str]:
-    """Seeds out of range for `provider` (default: spec.provider); the runner re-checks these."""
-    provider = provider or spec.provider
-    low, high, why = seed_range(provider)
+    """Seeds out of range for each arm's backend (its own provider, else `provider`, default
+    spec.provider) and base URLs on arms that are not openai; the runner re-checks these."""
     problems = []
     for index, arm in enumerate(spec.arms):
+        backend = arm.provider or provider or spec.provider  # an arm's own backend decides
+        low, high, why = seed_range(backend)
         if arm.seed is not None and not low <= arm.seed <= high:
             problems.append(
-                f"arms[{index}].seed: seed {arm.seed} is out of range for the {provider} "
+                f"arms[{index}].seed: seed {arm.seed} is out of range for the {backend} "
                 f"backend; allowed {low} to {high}{why}, or none for an unseeded arm"
+            )
+        if arm.base_url is not None and backend != "openai":
+            problems.append(
+                f"arms[{index}].base_url: only an openai arm has a base URL; set provider "
+                "openai for this arm or remove base_url"
             )
     return problems
 

@@ -105,6 +105,7 @@ def test_compare_json_is_the_only_thing_on_stdout_and_has_every_field(local_comp
             "label",
             "seed",
             "temperature",
+            "backend",
             "runs",
             "metrics",
             "first_divergence_token",

@@ -60,6 +60,7 @@ def test_success_records_what_the_server_sent(fake_server_factory):
     assert completion.prompt_tokens == len(sent_words)  # the fake server counts words
     assert completion.finish_reason in {"stop", "length"}
     assert (completion.provider, completion.model) == ("openai", "fake-model")
+    assert completion.base_url_host == f"127.0.0.1:{server.port}"  # who answered
     assert completion.latency_s > 0
     sent = server.stats()["chat_log"][0]
     assert sent.pop("arrived") > 0
@@ -70,6 +71,8 @@ def test_success_records_what_the_server_sent(fake_server_factory):
         "temperature": 0.7,
         "top_p": 0.9,
         "max_tokens": 12,
+        "logprobs": None,  # not asked for
+        "top_logprobs": None,
         "user": "Tell me about Mars.",
     }
 

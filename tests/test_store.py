@@ -384,7 +384,8 @@ def test_timeline_rows_in_time_order_with_filters_and_no_failed_runs(store):
     assert [(r.run_index, r.system_fingerprint) for r in rows] == [(0, "fp_a"), (1, "fp_b")]
     first = rows[0]
     assert first.started_at == T0 and first.started_at.tzinfo is not None
-    assert (first.provider, first.model, first.base_url_host) == ("local", spec.model, "h:1")
+    # The embedded model answered: it has no host, whatever the experiment's says.
+    assert (first.provider, first.model, first.base_url_host) == ("local", spec.model, None)
     assert (first.arm_label, first.requested_seed, first.effective_seed) == ("seeded", 123, 123)
     assert (first.text, first.experiment_id) == ("hello", experiment_id)
 
@@ -815,7 +816,7 @@ def test_recover_treats_other_hosts_by_inactivity(url):
 def test_new_database_is_at_head_and_matches_the_table_definitions(store, url):
     engine = create_engine(resolve_url(url))
     try:
-        assert current_revision(engine) == head_revision() == "0006"
+        assert current_revision(engine) == head_revision() == "0007"
         with engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), metadata)
         assert differences == []
@@ -847,7 +848,7 @@ def test_upgrade_from_the_initial_revision_keeps_data_and_fills_request_keys(url
                 spec_json=spec.model_dump_json(),
             )
         )
-        later = ("id", "request_key", "case_id", "tokens")  # columns of later revisions
+        later = ("id", "request_key", "case_id", "tokens", "base_url_host")  # later revisions
         old_columns = [c.name for c in runs.c if c.name not in later]
         for completion in old_runs:
             values = completion.to_dict() | {"experiment_id": "old1"}
@@ -940,7 +941,7 @@ def test_upgrade_from_revision_0002_keeps_every_run_and_allows_failed(url):
             for completion in completions:
                 values = completion.to_dict() | {"experiment_id": experiment_id}
                 values["started_at"] = completion.started_at
-                del values["case_id"], values["tokens"]  # columns of later revisions
+                del values["case_id"], values["tokens"], values["base_url_host"]  # later
                 connection.execute(insert(runs).values(values | {"request_key": "k" * 64}))
     engine.dispose()
 
@@ -979,7 +980,8 @@ def test_upgrade_from_revision_0003_keeps_every_run_and_stores_suites(url):
     upgrade(engine, "0003")
     spec = make_spec()
     old_runs = [make_completion(spec, arm.label, index) for arm in spec.arms for index in range(3)]
-    old_columns = [c.name for c in runs.c if c.name not in ("id", "case_id", "tokens")]
+    later = ("id", "case_id", "tokens", "base_url_host")  # columns of later revisions
+    old_columns = [c.name for c in runs.c if c.name not in later]
     with engine.begin() as connection:
         # Rows as Seedscope wrote them at 0003 (no kind, no case id).
         connection.execute(
@@ -1005,7 +1007,7 @@ def test_upgrade_from_revision_0003_keeps_every_run_and_stores_suites(url):
     with Store.open(url) as store:
         engine = create_engine(resolve_url(url))
         try:
-            assert current_revision(engine) == head_revision() == "0006"
+            assert current_revision(engine) == head_revision() == "0007"
             with engine.connect() as connection:
                 differences = compare_metadata(MigrationContext.configure(connection), metadata)
                 stored = connection.execute(

@@ -12,6 +12,7 @@ from seedscope.cli.output import print_table, progress_printer
 from seedscope.cli.running import (
     BASE_URL_FLAG_ORIGIN,
     build_provider,
+    build_spec_provider,
     check_concurrency,
     resume_base_url,
     run_and_report,
@@ -56,7 +57,7 @@ def cmd_compare(args: argparse.Namespace, settings: Settings, out, err) -> int:
     check_concurrency(args)
     if spec.provider == "openai" and not settings.openai_configured:
         raise CliError("--provider openai needs OPENAI_API_KEY or --base-url / OPENAI_BASE_URL")
-    provider = build_provider(settings, spec.provider, spec.model, args.base_url)
+    provider = build_spec_provider(settings, spec, args.base_url)
     spec = _answering_model(spec, provider, args.model is not None or args.spec is not None)
     # --no-store: the same lifecycle on a throwaway in-memory database.
     store = _memory_store() if args.no_store else _open_store(settings)
@@ -105,7 +106,7 @@ def cmd_resume(args: argparse.Namespace, settings: Settings, out, err) -> int:
     spec = stored.spec
     base_url = resume_base_url(args, settings, stored)
     settings = with_base_url(settings, base_url)
-    provider = build_provider(settings, spec.provider, spec.model, base_url)
+    provider = build_spec_provider(settings, spec, base_url)
     if provider.model != spec.model:
         raise CliError(
             f"experiment {stored.id[:12]} ran on the embedded model {spec.model!r}, but the "
@@ -326,9 +327,9 @@ def _as_flags(error: SpecError) -> SpecError:
 
 
 def _check_spec(args: argparse.Namespace, settings: Settings) -> ExperimentSpec:
-    """The validated spec of `check seed|load|logprobs`: compare's request flags (parsed and defaulted
-    by spec_from_args) with the check's own arms; SpecError names the flag, before any call.
-    Problems with the request and with the check's flags are reported together."""
+    """The validated spec of `check seed|load|logprobs`: compare's request flags (parsed and
+    defaulted by spec_from_args) with the check's own arms; SpecError names the flag, before
+    any call. Problems with the request and with the check's flags are reported together."""
     request = argparse.Namespace(**{**vars(args), **dict.fromkeys(_COMPARE_ARM_FLAGS)})
     request.runs = None
     try:

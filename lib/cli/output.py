@@ -56,6 +56,18 @@ _JSON_METRICS = (
 )
 
 
+def _arm_backend_json(spec: ExperimentSpec, arm, completions) -> dict[str, Any]:
+    """Who answered the arm: from its runs (each records its backend), else from the spec."""
+    answered = next((c for c in completions), None)
+    if answered is not None:
+        return {
+            "provider": answered.provider,
+            "model": answered.model,
+            "base_url_host": answered.base_url_host,
+        }
+    return {"provider": arm.provider or spec.provider, "model": arm.model, "base_url_host": None}
+
+
 def comparison_json(spec: ExperimentSpec, completions, analysis, experiment_id) -> dict[str, Any]:
     by_arm = {arm.label: [c for c in completions if c.arm_label == arm.label] for arm in spec.arms}
     arms = []
@@ -64,6 +76,7 @@ def comparison_json(spec: ExperimentSpec, completions, analysis, experiment_id) 
             "label": arm.label,
             "seed": arm.seed,
             "temperature": arm.temperature,
+            "backend": _arm_backend_json(spec, arm, by_arm[arm.label]),
             "runs": _arm_runs_json(by_arm[arm.label]),
         }
         if analysis is not None:
@@ -128,7 +141,16 @@ def print_comparison_table(spec, completions, analysis, experiment_id, out) -> N
         out.write(f"experiment {experiment_id}\n")
     for arm in spec.arms:
         seed = "none" if arm.seed is None else arm.seed
-        out.write(f"\n== {arm.label} (seed {seed}, temperature {arm.temperature:g})\n")
+        backend = ""
+        if arm.provider or arm.base_url or arm.model:  # an arm with a backend of its own
+            runs = [c for c in completions if c.arm_label == arm.label]
+            named = _arm_backend_json(spec, arm, runs)
+            where = f" @ {named['base_url_host']}" if named["base_url_host"] else ""
+            backend = one_line(f"; {named['provider']} {named['model'] or ''}{where}", 80)
+        out.write(
+            f"\n== {one_line(arm.label, 60)} (seed {seed}, temperature {arm.temperature:g}"
+            f"{backend})\n"
+        )
         rows = []
         for c in (c for c in completions if c.arm_label == arm.label):
             response = (

@@ -60,6 +60,33 @@ def build_provider(settings: Settings, provider: str, model: str, base_url: str 
         raise CliError(str(exc)) from None
 
 
+def build_spec_provider(
+    settings: Settings, spec: ExperimentSpec | SuiteSpec, base_url: str | None
+) -> Provider:
+    """The backend of `spec`: one provider, or when arms name their own backends, a router
+    over them (seedscope.providers.arm_backends); CliError names the arm that cannot run."""
+    from seedscope.providers.arm_backends import build_arm_router, names_backends
+    from seedscope.providers.factory import make_provider
+
+    if not names_backends(spec):
+        return build_provider(settings, spec.provider, spec.model, base_url)
+
+    def make(backend, label: str) -> Provider:
+        given_here = backend.base_url is not None and backend.base_url == base_url
+        return make_provider(
+            settings,
+            backend.provider,
+            model=backend.model,
+            base_url=backend.base_url,
+            base_url_origin=BASE_URL_FLAG_ORIGIN if given_here else f"named by arm {label!r}",
+        )
+
+    try:
+        return build_arm_router(spec, base_url, settings, make)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
 def resume_base_url(
     args: argparse.Namespace, settings: Settings, stored: StoredExperiment
 ) -> str | None:

@@ -43,7 +43,7 @@ FLAG_DEFAULTS: dict[str, Any] = {
     "seed": 123,
     "runs": 5,
 }
-ARM_KEYS = ("seed", "temperature", "runs", "top_logprobs")
+ARM_KEYS = ("seed", "temperature", "runs", "top_logprobs", "provider", "base_url", "model")
 ARM_EXAMPLE = '--arm "seeded,seed=123,temperature=0,runs=5"'
 
 

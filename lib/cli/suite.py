@@ -175,7 +175,7 @@ def cmd_suite(args: argparse.Namespace, settings: Settings, out, err) -> int:
 def _cmd_suite_run(args: argparse.Namespace, settings: Settings, out, err) -> int:
     from seedscope.cli.commands import _embedder, _open_store
     from seedscope.cli.running import (
-        build_provider,
+        build_spec_provider,
         check_concurrency,
         run_and_report,
         with_base_url,
@@ -187,7 +187,7 @@ def _cmd_suite_run(args: argparse.Namespace, settings: Settings, out, err) -> in
     check_concurrency(args)
     if spec.provider == "openai" and not settings.openai_configured:
         raise CliError("--provider openai needs OPENAI_API_KEY or --base-url / OPENAI_BASE_URL")
-    provider = build_provider(settings, spec.provider, spec.model, args.base_url)
+    provider = build_spec_provider(settings, spec, args.base_url)
     if spec.provider == "local" and spec.model != provider.model:
         if args.model is not None:
             raise CliError(

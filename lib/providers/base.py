@@ -114,6 +114,9 @@ class Completion:
     error_message: str | None = None
     case_id: str | None = None  # the suite case of the run; None for a plain experiment
     tokens: TokenTrace | None = None  # the generated tokens, when the backend reported them
+    # The host of the server that answered (None: the embedded model, or not recorded: a run
+    # built before arms could have backends of their own takes its experiment's host).
+    base_url_host: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -160,6 +163,7 @@ def completion_for(
     error_type: str | None = None,
     error_message: str | None = None,
     tokens: TokenTrace | None = None,
+    base_url_host: str | None = None,
 ) -> Completion:
     """The record of one call for `request`; the fields the request fixes are copied from it."""
     return Completion(
@@ -183,6 +187,7 @@ def completion_for(
         error_message=error_message,
         case_id=request.case_id,
         tokens=tokens,
+        base_url_host=base_url_host,
     )
 
 
@@ -196,6 +201,7 @@ def failed_completion(
     error_type: str,
     error_message: str,
     effective_seed: int | None = None,
+    base_url_host: str | None = None,
 ) -> Completion:
     """The record of a call that did not produce text."""
     return completion_for(
@@ -212,6 +218,7 @@ def failed_completion(
         started_at=started_at,
         error_type=error_type,
         error_message=error_message,
+        base_url_host=base_url_host,
     )
 
 

@@ -210,6 +210,7 @@ class OpenAICompatProvider:
                 error_type=error_type,
                 error_message=message,
                 effective_seed=request.seed,
+                base_url_host=self.base_url_host,
             )
         finally:
             self._track(loop, -1)
@@ -231,6 +232,7 @@ class OpenAICompatProvider:
             started_at=started_at,
             # A server that ignores the request for logprobs gives none: tokens stay unknown.
             tokens=tokens if request.top_logprobs is not None else None,
+            base_url_host=self.base_url_host,
         )
 
     # --- models ---------------------------------------------------------------------------

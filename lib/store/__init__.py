@@ -63,6 +63,7 @@ from seedscope.store.records import (
 from seedscope.store.schema import (
     EXPERIMENT_KINDS,
     NO_CASE,
+    NO_HOST,
     embedding_cache,
     experiments,
     runs,
@@ -238,6 +239,11 @@ class Store:
         values = {name: getattr(completion, name) for name in _COMPLETION_FIELDS}
         values["experiment_id"] = experiment_id
         values["case_id"] = completion.case_id or NO_CASE
+        # The embedded model has no host (NO_HOST); a remote run without one takes its
+        # experiment's (NULL), as runs did before arms could have their own backend.
+        values["base_url_host"] = (
+            NO_HOST if completion.provider == "local" else _clean_host(completion.base_url_host)
+        )
         values["request_key"] = context.request_key(completion)
         return values
 
@@ -678,6 +684,8 @@ def _completion(row: Row) -> Completion:
     mapping = row._mapping  # the runs table has a column for every Completion field
     values = {name: mapping[name] for name in _COMPLETION_FIELDS}
     values["case_id"] = values["case_id"] or None  # NO_CASE: not part of a suite
+    # NO_HOST (the embedded model) and NULL (the experiment's host) both read as None.
+    values["base_url_host"] = values["base_url_host"] or None
     return Completion(**values)
 
 
@@ -725,9 +733,11 @@ class _RequestContext:
                 raise StoreError(
                     f"the run names case {completion.case_id!r}, which the suite does not have"
                 ) from None
+        # The host that answered (an arm may have its own backend), else the experiment's.
+        host = None if completion.provider == "local" else completion.base_url_host or self.host
         return request_key(
             provider=completion.provider,
-            base_url_host=self.host,
+            base_url_host=host,
             model=completion.model,
             prompt=prompt,
             system=system,
@@ -761,6 +771,7 @@ def _drift_point(row: Row) -> DriftPoint:
         same_text,
         previous_fingerprint,
         previous_started_at,
+        _run_host,
         prompt,
         system,
         host,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypedDict, Unpack
 
-from seedscope.store.schema import UTCDateTime, experiments, runs
+from seedscope.store.schema import NO_HOST, UTCDateTime, experiments, runs
 from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, literal, select, true
 
 PREVIEW_CHARS = 200
@@ -69,6 +69,15 @@ def _experiment_filters(filters: ExperimentFilters) -> list[ColumnElement[bool]]
     if filters.get("status") is not None:
         conditions.append(experiments.c.status == filters["status"])
     return conditions
+
+
+def run_host() -> ColumnElement:
+    """The host of the server that answered a run: its own (NO_HOST: the embedded model), or
+    for a run stored before runs had one (NULL), its experiment's. Needs the experiments join."""
+    return case(
+        (runs.c.base_url_host.is_(None), experiments.c.base_url_host),
+        else_=func.nullif(runs.c.base_url_host, NO_HOST),
+    )
 
 
 def _run_filters(filters: RunFilters) -> list[ColumnElement[bool]]:
@@ -130,7 +139,7 @@ def timeline_query(*, limit: int | None = None, **filters: Unpack[RunFilters]) -
             runs.c.started_at,
             runs.c.provider,
             runs.c.model,
-            experiments.c.base_url_host,
+            run_host().label("base_url_host"),
             runs.c.system_fingerprint,
             runs.c.arm_label,
             runs.c.run_index,
@@ -162,7 +171,7 @@ _SERIES_COLUMNS = ("provider", "model", "base_url_host")
 
 def _numbered_spans(filters: RunFilters) -> Subquery:
     """Each successful run with its series and the number of its span within the series."""
-    series = (runs.c.provider, runs.c.model, experiments.c.base_url_host)
+    series = (runs.c.provider, runs.c.model, run_host())
     order = (runs.c.started_at, runs.c.id)
     previous_id = func.lag(runs.c.id).over(partition_by=series, order_by=order)
     previous_fp = func.lag(runs.c.system_fingerprint).over(partition_by=series, order_by=order)
@@ -176,7 +185,7 @@ def _numbered_spans(filters: RunFilters) -> Subquery:
             runs.c.id,
             runs.c.provider,
             runs.c.model,
-            experiments.c.base_url_host,
+            run_host().label("base_url_host"),
             runs.c.system_fingerprint,
             runs.c.started_at,
             starts_span.label("starts_span"),
@@ -282,6 +291,7 @@ def drift_query(*, request_key: str | None = None, **filters: Unpack[RunFilters]
             func.lag(runs.c.started_at, type_=UTCDateTime())
             .over(**window)
             .label("previous_started_at"),
+            runs.c.base_url_host.label("run_base_url_host"),
         )
         .where(*conditions)
         .subquery("compared")
@@ -293,7 +303,13 @@ def drift_query(*, request_key: str | None = None, **filters: Unpack[RunFilters]
         outer.append(compared.c.started_at < until)
     return (
         select(
-            compared, experiments.c.prompt, experiments.c.system_prompt, experiments.c.base_url_host
+            compared,
+            experiments.c.prompt,
+            experiments.c.system_prompt,
+            case(  # as run_host(), on the subquery's column
+                (compared.c.run_base_url_host.is_(None), experiments.c.base_url_host),
+                else_=func.nullif(compared.c.run_base_url_host, NO_HOST),
+            ).label("base_url_host"),
         )
         .join(experiments, experiments.c.id == compared.c.experiment_id)
         .where(and_(*outer))

@@ -35,6 +35,9 @@ EXPERIMENT_KINDS = ("experiment", "suite", "import")
 # runs.case_id of a run outside any suite. Not NULL: a unique key treats NULLs as distinct on
 # both SQLite and PostgreSQL, so (experiment, NULL, arm, run) could be stored twice.
 NO_CASE = ""
+# runs.base_url_host of a run the embedded model answered (it has no host). NULL is a run stored
+# before runs had a host of their own (revision 0007): its experiment's host applies.
+NO_HOST = ""
 
 
 class CleanText(TypeDecorator[str]):
@@ -160,6 +163,9 @@ runs = Table(
     Column("case_id", CleanString(200), nullable=False, server_default=NO_CASE),
     # The generated tokens (revision 0006); NULL when the backend reported none.
     Column("tokens", TokenTraceText(), nullable=True),
+    # The host that answered (revision 0007): an arm may have its own backend. NO_HOST: the
+    # embedded model; NULL: the experiment's host (every run stored before 0007).
+    Column("base_url_host", CleanString(255), nullable=True),
     # A run is stored at most once (since revision 0001; per case since 0004): a resume can
     # never duplicate one.
     UniqueConstraint(
