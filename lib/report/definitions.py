@@ -23,6 +23,12 @@ ARM_MEASURES: dict[str, str] = {
     "counted from 1.",
     "Mean edit distance": "Mean normalized Levenshtein distance over all pairs of runs "
     "(0 identical, 1 nothing in common).",
+    "First divergence (token)": "Earliest generated token where any run differs from the arm's "
+    "first run with tokens, counted from 1; –: tokens not reported by the backend.",
+    "Fork": "At that token: what the two runs generated there, their logprobs and the "
+    "top-1 minus top-2 logprob margin (logprobs only when the arm captured them).",
+    "Knife-edge tokens": "Share of generated positions whose top-1/top-2 logprob margin is "
+    "under 0.01; –: logprobs with at least 2 alternatives not captured.",
 }
 
 BETWEEN_ARMS = "Mean cosine distance over every pair of runs across the two arms."

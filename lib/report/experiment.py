@@ -46,7 +46,35 @@ def _measure_values(arm: ArmAnalysis, planned: int | None) -> dict[str, Cell]:
         "First divergence (word)": _from_one(m.first_divergence_word, divergence),
         "First divergence (character)": _from_one(m.first_divergence_char, divergence),
         "Mean edit distance": _number(m.mean_edit_distance, 4),
+        "First divergence (token)": _token_position(arm),
+        "Fork": _fork(arm),
+        "Knife-edge tokens": _number(m.knife_edge_share, 2),
     }
+
+
+def _token_position(arm: ArmAnalysis) -> Cell:
+    if arm.token_divergences is None or len(arm.token_divergences) < 1:
+        return Cell("–", class_="num")  # fewer than two runs with tokens
+    position = arm.metrics.first_divergence_token
+    return Cell("none" if position is None else str(position), value=position, class_="num")
+
+
+def _fork(arm: ArmAnalysis) -> Cell:
+    """The fork's tokens as repr() text (whitespace visible; the cell is escaped like all)."""
+    fork = arm.fork
+    if fork is None:
+        return Cell("–")
+
+    def side(run: int, token: str | None, logprob: float | None) -> str:
+        shown = "(ended)" if token is None else repr(token)
+        return f"run {run}: {shown}" + ("" if logprob is None else f" ({logprob:.3f})")
+
+    text = f"{side(fork.run_a, fork.token_a, fork.logprob_a)} vs " + side(
+        fork.run_b, fork.token_b, fork.logprob_b
+    )
+    if fork.margin is not None:
+        text += f"; margin {fork.margin:.4f}"
+    return Cell(text)
 
 
 def measures_section(spec: ExperimentSpec, analysis: ExperimentAnalysis) -> Safe:
