@@ -8,6 +8,7 @@ runs, so it can be recomputed at any time from the history (no extra table, no m
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,8 @@ from seedscope.store import Store, StoreError
 
 if TYPE_CHECKING:  # the lifecycle imports the runner; checks import it only when they run
     from seedscope.experiments import ExperimentResult
+    from seedscope.providers.base import Provider
+    from seedscope.runner import ProgressEvent
 
 CHECK_LABEL_PREFIX = "check:"
 INCONCLUSIVE = "inconclusive"
@@ -192,6 +195,29 @@ def stored_runs(store: Store, experiment_id: str, fallback: list[Completion]) ->
     except StoreError:
         return fallback
     return fallback if stored is None else stored.completions
+
+
+def run_one_at_a_time(
+    kind: str,
+    store: Store,
+    spec: ExperimentSpec,
+    provider: Provider,
+    evaluate: Callable[[ExperimentSpec, Sequence[Completion]], Verdict],
+    *,
+    label: str,
+    started_by: str | None = None,
+    cancel: threading.Event | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+) -> CheckResult:
+    """Store and run a check's spec through the experiment lifecycle one call at a time (so
+    that load cannot be mistaken for what the check measures), and judge the stored runs."""
+    from seedscope.experiments import create_experiment, run_experiment
+
+    experiment_id = create_experiment(store, spec, provider, label=label, started_by=started_by)
+    result = run_experiment(
+        store, experiment_id, spec, provider, concurrency=1, cancel=cancel, on_progress=on_progress
+    )
+    return judged(kind, store, experiment_id, spec, result, evaluate)
 
 
 def judged(

@@ -39,7 +39,7 @@ from seedscope.checks.common import (
     check_spec,
     fingerprints_seen,
     has_arms,
-    judged,
+    run_one_at_a_time,
     runs_by_arm,
     runs_in_range,
 )
@@ -173,12 +173,16 @@ def run_logprobs_check(
 ) -> CheckResult:
     """Store and run the logprobs check (`spec` from logprobs_check_spec) one call at a time,
     and judge it from the runs as stored."""
-    from seedscope.experiments import create_experiment, run_experiment
-
     if not is_logprobs_check_spec(spec):
         raise ValueError("run_logprobs_check needs the spec logprobs_check_spec builds")
-    experiment_id = create_experiment(store, spec, provider, label=label, started_by=started_by)
-    result = run_experiment(
-        store, experiment_id, spec, provider, concurrency=1, cancel=cancel, on_progress=on_progress
+    return run_one_at_a_time(
+        "logprobs",
+        store,
+        spec,
+        provider,
+        evaluate_logprobs_check,
+        label=label,
+        started_by=started_by,
+        cancel=cancel,
+        on_progress=on_progress,
     )
-    return judged("logprobs", store, experiment_id, spec, result, evaluate_logprobs_check)

@@ -72,7 +72,7 @@ from seedscope.checks.common import (
     check_spec,
     fingerprints_seen,
     has_arms,
-    judged,
+    run_one_at_a_time,
     runs_by_arm,
     runs_in_range,
 )
@@ -262,12 +262,16 @@ def run_seed_check(
 ) -> CheckResult:
     """Store and run the seed check (`spec` from seed_check_spec) through the experiment
     lifecycle, one call at a time, and judge it from the runs as stored."""
-    from seedscope.experiments import create_experiment, run_experiment
-
     if not is_seed_check_spec(spec):
         raise ValueError("run_seed_check needs the spec seed_check_spec builds")
-    experiment_id = create_experiment(store, spec, provider, label=label, started_by=started_by)
-    result = run_experiment(
-        store, experiment_id, spec, provider, concurrency=1, cancel=cancel, on_progress=on_progress
+    return run_one_at_a_time(
+        "seed",
+        store,
+        spec,
+        provider,
+        evaluate_seed_check,
+        label=label,
+        started_by=started_by,
+        cancel=cancel,
+        on_progress=on_progress,
     )
-    return judged("seed", store, experiment_id, spec, result, evaluate_seed_check)
