@@ -15,6 +15,9 @@
         [--temperature T] [--format table|json]
     python -m seedscope check load [compare's backend and request flags] [--seed S]
         [--temperature T] [--copies K] [--background B] [--format table|json]
+    python -m seedscope check logprobs [compare's backend and request flags] [--seed S]
+        [--temperature T] [--top-logprobs K] [--format table|json]
+    python -m seedscope backends [--format table|json]
 
 Exit status: 0 done (failed runs are recorded, not fatal), 1 drift found (probe --fail-on-drift)
 or every run failed (stderr names the most common reason) or saving failed, 2 invalid input or
@@ -28,6 +31,7 @@ import sys
 from collections.abc import Sequence
 
 from seedscope.cli.commands import (
+    cmd_backends,
     cmd_check,
     cmd_compare,
     cmd_export,
@@ -57,6 +61,7 @@ COMMANDS = {
     "probe": cmd_probe,
     "suite": cmd_suite,
     "check": cmd_check,
+    "backends": cmd_backends,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 
 from seedscope.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
@@ -465,3 +466,35 @@ def _print_check(result, out) -> None:
         listed = ", ".join(fp or "not reported" for fp in fingerprints) or "-"
         title = f"fingerprints ({arm})" if arm else "fingerprints"
         out.write(f"\n{title}: {safe_for_terminal(listed)}\n")
+
+
+def _cell(value):
+    """A capability table cell for the terminal: text on one line with control characters
+    escaped (model names and hosts are untrusted), times to the minute (UTC)."""
+    if isinstance(value, str):
+        return one_line(value, 60)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value
+
+
+def cmd_backends(args: argparse.Namespace, settings: Settings, out, err) -> int:
+    """`backends`: the capability table of the Fingerprints page (seedscope.capabilities)."""
+    from seedscope.capabilities import capability_table, table_row
+
+    rows = capability_table(_open_store(settings))
+    if args.format == "json":
+        json.dump([row.to_dict() for row in rows], out, indent=2)
+        out.write("\n")
+    elif not rows:
+        out.write(
+            "no backends in the history yet: run `python -m seedscope compare` or "
+            "`python -m seedscope check seed|load|logprobs`\n"
+        )
+    else:
+        print_table([{k: _cell(v) for k, v in table_row(row).items()} for row in rows], out)
+        out.write(
+            "\nnever checked: run `python -m seedscope check seed|load|logprobs` against that "
+            "backend; times are when the newest check started (UTC)\n"
+        )
+    return EXIT_OK

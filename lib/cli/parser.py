@@ -131,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_suite_commands(commands)
     add_check_commands(commands)
 
+    backends = commands.add_parser(
+        "backends",
+        help="the backend capability table: seed honoured, fingerprint reported, logprobs "
+        "supported and load-invariant per provider/model/host, as last checked",
+    )
+    backends.add_argument("--format", choices=("table", "json"), default="table")
+
     probe = commands.add_parser("probe", help="run fixed probe requests and report drift")
     probe.add_argument("--config", required=True, help="probes TOML file")
     probe.add_argument(

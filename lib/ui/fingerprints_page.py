@@ -1,4 +1,5 @@
-"""The Fingerprints page: the system_fingerprint timeline, change events and drift series."""
+"""The Fingerprints page: the system_fingerprint timeline, change events, drift series and the
+backend capability table."""
 
 from __future__ import annotations
 
@@ -7,6 +8,13 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from seedscope.capabilities import (
+    TABLE_COLUMNS,
+    TIME_COLUMNS,
+    BackendCapabilities,
+    capability_table,
+    table_row,
+)
 from seedscope.charts import DRIFT_COLUMNS, drift_chart, fingerprint_timeline
 from seedscope.fingerprints import FingerprintChange, series_label
 from seedscope.store import DriftPoint, FingerprintSpan, Store, StoreError, TimelineRow
@@ -270,6 +278,67 @@ def _drift(store: Store, filters: Filters) -> None:
         )
 
 
+BACKENDS_CAPTION = (
+    "One row per backend (provider, model and host) with runs or checks in the history, as "
+    "last checked; the provider and model filters apply, the dates do not. "
+    "**seed honoured**: the newest seed check (seed A, A again, B): *yes*, *yes, not "
+    "deterministic* (the seed matters but does not always repeat), *no* (ignored), *not needed "
+    "(deterministic)* (the same text whatever the seed) or *inconclusive*. "
+    "**fingerprint reported**: whether its successful runs carried a `system_fingerprint` "
+    "(*partly*: some did); **fingerprint changed**: its change events, counted as under "
+    "Fingerprint changes. "
+    "**logprobs supported**: whether the newest logprobs check got logprobs back (in how many "
+    "of the runs that asked); **logprobs change output**: whether asking for them changed the "
+    "text. **load-invariant**: the newest load probe (alone, copies at once, next to "
+    "background requests); *one call at a time*: nothing ran at once, so load could not "
+    "change it. Each check's time is when it started (UTC). *Never checked*: run "
+    "`seedscope check seed`, `seedscope check load` or `seedscope check logprobs` (or the "
+    "check presets on the Compare page) against that backend; `seedscope backends` prints "
+    "this table."
+)
+# Narrow enough to read at 1024 px: minutes are enough for when a check ran.
+BACKENDS_COLUMN_CONFIG = {
+    column: st.column_config.DatetimeColumn(column, format="YYYY-MM-DD HH:mm")
+    for column in TIME_COLUMNS
+}
+
+
+def backends_table(rows: list[BackendCapabilities]) -> pd.DataFrame:
+    """The capability table as shown (seedscope.capabilities.table_row), times without zone.
+    Model names and hosts come from servers and users: dataframe cells show them literally."""
+    shown = []
+    for row in rows:
+        cells = table_row(row)
+        shown.append({k: _naive(v) if k in TIME_COLUMNS else v for k, v in cells.items()})
+    return pd.DataFrame(shown, columns=list(TABLE_COLUMNS))
+
+
+def _backends(store: Store, filters: Filters) -> None:
+    st.subheader("Backends")
+    rows = [
+        row
+        for row in capability_table(store)
+        if filters.provider in (None, row.provider) and filters.model in (None, row.model)
+    ]
+    if not rows:
+        filtered = filters.provider is not None or filters.model is not None
+        st.caption(
+            "No backend matches the provider and model chosen."
+            if filtered
+            else "No backend has runs or checks yet. Run a comparison, or check a backend "
+            "with `seedscope check seed|load|logprobs`: its capabilities show up here."
+        )
+        return
+    st.dataframe(
+        backends_table(rows),
+        hide_index=True,
+        width="stretch",
+        column_config=BACKENDS_COLUMN_CONFIG,
+        key="fp_backends",
+    )
+    st.caption(BACKENDS_CAPTION)
+
+
 def render_fingerprints_page() -> None:
     settings = resources.settings_or_stop()
     store = resources.store_or_stop(settings)
@@ -288,7 +357,8 @@ def render_fingerprints_page() -> None:
             st.page_link(
                 "pages/compare.py", label="Go to Compare", icon=":material/compare_arrows:"
             )
-            return
-        _drift(store, filters)
+        else:
+            _drift(store, filters)
+        _backends(store, filters)
     except StoreError as exc:
         st.error(str(exc))

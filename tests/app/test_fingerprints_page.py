@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from seedscope.capabilities import SEED
+
 from tests.app.app_support import spec_for, store_experiment
 from tests.store_support import T0
 
@@ -42,6 +44,15 @@ def seed_fingerprints(store) -> None:
 
 def captions(at) -> str:
     return "\n".join(caption.value for caption in at.caption)
+
+
+def fingerprint_tables(at) -> list:
+    """The page's dataframes above the Backends section (which has a test of its own)."""
+    return [table.value for table in at.dataframe if SEED not in table.value.columns]
+
+
+def backends_tables(at) -> list:
+    return [table.value for table in at.dataframe if SEED in table.value.columns]
 
 
 def change_marks(figure: dict) -> list[dict]:
@@ -88,7 +99,7 @@ def test_count_caption_event_list_and_chart_agree_on_one_definition(make_app, st
     assert "A new host starts a new series, not a change." in text
     assert "a new row for the same model is a change" not in text
 
-    events, spans, _summary = (table.value for table in at.dataframe)
+    events, spans, _summary = fingerprint_tables(at)
     first = "openai/echo @ 127.0.0.1:8001"
     assert events.to_dict("records") == [
         {
@@ -132,7 +143,7 @@ def test_no_change_says_so_and_a_date_range_is_explained(make_app, store):
     at = make_app("pages/fingerprints.py")
     assert "0 change events in 2 series." in captions(at)
     assert "No change: every series reported one fingerprint throughout." in captions(at)
-    assert len(at.dataframe) == 2  # the spans and the drift summary; no event list
+    assert len(fingerprint_tables(at)) == 2  # the spans and the drift summary; no event list
     assert not change_marks(json.loads(at.get("plotly_chart")[0].proto.spec))
     day = T0.date()
     at.date_input(key="fp_dates").set_value((day, day)).run()
@@ -157,7 +168,7 @@ def test_fingerprints_page_shows_timeline_changes_and_drift(make_app, store):
     (marks,) = change_marks(timeline)  # one change marker: fp_a -> fp_b
     assert marks["y"] == ["local/SmolLM2-135M-Instruct"]
 
-    events, spans, summary, changes = (table.value for table in at.dataframe)
+    events, spans, summary, changes = fingerprint_tables(at)
     assert events[["series", "from → to"]].values.tolist() == [
         ["local/SmolLM2-135M-Instruct", "fp_a → fp_b"]
     ]
@@ -225,3 +236,74 @@ def test_drift_section_explains_when_nothing_was_repeated(make_app, store):
     assert len(at.get("plotly_chart")) == 1
     assert "No fixed request has been repeated yet" in at.info[0].value
     assert "python -m seedscope probe" in at.info[0].value
+
+
+# -- the Backends section: the capability table (seedscope.capabilities) --------------------------
+
+
+def test_backends_section_shows_checks_fingerprints_and_never_checked(
+    make_app, store, fake_server_factory
+):
+    from seedscope.checks import run_seed_check, seed_check_spec
+    from seedscope.providers.openai_compat import OpenAICompatProvider
+    from seedscope.spec import ExperimentSpec
+
+    store_runs_on_hosts(store, ISSUE_HISTORY)
+    server = fake_server_factory("--fingerprint", "fp_srv")
+    provider = OpenAICompatProvider(api_key=None, base_url=server.base_url, model="fake-model")
+    base = ExperimentSpec(provider="openai", model="fake-model", max_tokens=8)
+    check = run_seed_check(store, seed_check_spec(base, runs=2), provider)
+    checked_at = store.load_experiment(check.experiment_id).summary.created_at
+    # A model name that would be markup anywhere but a dataframe cell.
+    hostile = spec_for(model="<b>x</b> **bold** :red[y]", arms=PROBE)
+    store_experiment(store, hostile, {"probe": ["Hi."]}, started_at=T0)
+
+    at = make_app("pages/fingerprints.py")
+    assert not at.exception
+    assert "Backends" in [header.value for header in at.subheader]
+    (table,) = backends_tables(at)
+    rows = {row["host"]: row for row in table.to_dict("records")}
+    assert set(rows) == {"embedded", "127.0.0.1:8001", "127.0.0.1:8002", f"127.0.0.1:{server.port}"}
+
+    changed = rows["127.0.0.1:8001"]
+    assert changed["backend"] == "openai/echo"
+    assert changed["fingerprint changed"] == "yes (3 change events)"  # the count above
+    assert changed["fingerprint reported"] == "partly"
+    for column in ("seed honoured", "logprobs supported", "logprobs change output"):
+        assert changed[column] == "never checked"
+    assert changed["load-invariant"] == "never checked"
+    assert rows["127.0.0.1:8002"]["fingerprint changed"] == "no"
+
+    checked = rows[f"127.0.0.1:{server.port}"]
+    assert (checked["seed honoured"], checked["fingerprint reported"]) == ("yes", "yes")
+    assert checked["seed checked (UTC)"] == checked_at.replace(tzinfo=None)
+    assert checked["load-invariant"] == "never checked"
+
+    assert rows["embedded"]["backend"] == "local/<b>x</b> **bold** :red[y]"  # literal
+    assert "**bold**" not in "\n".join(m.value for m in at.markdown)
+
+    text = captions(at)
+    assert "`seedscope check seed`" in text and "`seedscope check logprobs`" in text
+    assert "*Never checked*" in text
+    assert "3 change events in 4 series." in text
+
+
+def test_backends_section_follows_the_provider_filter_and_says_when_empty(make_app, store):
+    at = make_app("pages/fingerprints.py")
+    assert "No backend has runs or checks yet" in captions(at)
+    assert not backends_tables(at)
+
+    store_runs_on_hosts(store, ISSUE_HISTORY[:2])
+    store_experiment(store, spec_for(arms=PROBE), {"probe": ["Hi."]}, started_at=T0)
+    at = make_app("pages/fingerprints.py")
+    (table,) = backends_tables(at)
+    assert list(table["host"]) == ["embedded", "127.0.0.1:8001", "127.0.0.1:8002"]
+    at.selectbox(key="fp_provider").set_value("openai").run()
+    (table,) = backends_tables(at)
+    assert list(table["backend"]) == ["openai/echo", "openai/echo"]
+    # Dates narrow the timeline, not the table: capabilities are as last checked.
+    day = T0.date() - timedelta(days=30)
+    at.date_input(key="fp_dates").set_value((day, day)).run()
+    assert "No successful runs match" in at.info[0].value
+    (table,) = backends_tables(at)
+    assert len(table) == 2
