@@ -39,7 +39,13 @@ from seedscope.store import Store
 from seedscope.suite_analysis import analyze_suite_spec
 from seedscope.suites import parse_suite, validate_suite_spec
 
-from tests.store_support import T0, make_case_completion, make_completion, make_spec
+from tests.store_support import (
+    T0,
+    make_case_completion,
+    make_completion,
+    make_spec,
+    make_suite_spec,
+)
 
 XSS = (
     "<script>alert(1)</script>",
@@ -616,3 +622,30 @@ def test_report_file_names_are_safe():
         case_id = "../x y/<z>"
 
     assert report_file_name(Fake()) == "seedscope-01234567-case-x_y_z-report.html"
+
+
+def test_counts_read_in_the_singular_for_one_run(store, embedder):
+    """The title's run count and each suite case's block: "1 run", never "1 runs"."""
+    spec = make_spec(arms=[{"label": "only", "seed": 1, "temperature": 0.0, "runs": 1}])
+    experiment_id = store.create_experiment(spec, base_url_host=None)
+    store.add_runs(experiment_id, [make_completion(spec, "only", 0)])
+    store.finish_experiment(experiment_id, "complete")
+    text = " ".join(_render(store, experiment_id, embedder).parsed.text)
+    assert " · status complete · 1 run · report generated " in text
+
+    suite = make_suite_spec(
+        cases=[{"id": "q1", "prompt": "One?"}, {"id": "q2", "prompt": "Two?"}],
+        arms=[{"label": "only", "seed": 1, "temperature": 0.0, "runs": 2}],
+    )
+    suite_id = store.create_experiment(suite, base_url_host=None)
+    runs = [
+        make_case_completion(suite, "q1", "only", 0),
+        make_case_completion(suite, "q2", "only", 0),
+    ]
+    runs.append(make_case_completion(suite, "q2", "only", 1, error=True))
+    store.add_runs(suite_id, runs)
+    store.finish_experiment(suite_id, "complete")
+    document = render_report(store.load_experiment(suite_id))
+    assert "<summary>Case q1 · 1 run</summary>" in document
+    assert "<summary>Case q2 · 2 runs</summary>" in document
+    assert " · 3 runs, 1 failed · " in " ".join(parse_report(document).text)

@@ -30,6 +30,7 @@ from seedscope.report.suite import arms_section, case_runs_section, cases_sectio
 from seedscope.spec import ExperimentSpec
 from seedscope.suite_analysis import SuiteAnalysis, analyze_suite_spec
 from seedscope.suites import IMPORT_PROVIDER, SuiteSpec
+from seedscope.ui.text import count  # Streamlit-free, like seedscope.ui.diff
 
 if TYPE_CHECKING:  # the store pulls in SQLAlchemy; rendering needs only the records
     from seedscope.embeddings import Embedder
@@ -128,7 +129,7 @@ def _title_block(experiment: StoredExperiment, generated: datetime) -> Safe:
         element("h1", title),
         paragraph(
             f"Experiment {summary.id} · created {summary.created_at:%Y-%m-%d %H:%M:%S} UTC · "
-            f"status {summary.status} · {summary.runs} runs{failed} · report generated "
+            f"status {summary.status} · {count(summary.runs, 'run')}{failed} · report generated "
             f"{generated:%Y-%m-%d %H:%M:%S} UTC",
             class_="muted",
         ),

@@ -14,6 +14,7 @@ from seedscope.report.runs import runs_side_by_side
 from seedscope.suite_analysis import SuiteAnalysis, interval_text, shown_label, worst_first
 from seedscope.suite_charts import modal_share_heatmap
 from seedscope.suites import SuiteSpec
+from seedscope.ui.text import count  # Streamlit-free, like seedscope.ui.diff
 
 
 def _share(value: float | None, signed: bool = False) -> Cell:
@@ -137,7 +138,7 @@ def case_runs_section(spec: SuiteSpec, completions: Sequence[Completion]) -> Saf
             if runs
             else paragraph("No runs stored.", class_="muted")
         )
-        blocks.append(details(f"Case {case.id} · {len(runs)} runs", body))
+        blocks.append(details(f"Case {case.id} · {count(len(runs), 'run')}", body))
     return section(
         "case-runs",
         "Runs by case",

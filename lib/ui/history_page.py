@@ -11,7 +11,13 @@ from seedscope.ui import resources
 from seedscope.ui.compare_form import available_providers
 from seedscope.ui.filters import render_filters
 from seedscope.ui.history_compare import render_compare_with
-from seedscope.ui.history_table import COLUMNS, experiment_label, summary_table
+from seedscope.ui.history_table import (
+    COLUMNS,
+    ROW_HEIGHT,
+    experiment_label,
+    summary_table,
+    table_height,
+)
 from seedscope.ui.progress import render_job_progress, show_job_problem
 from seedscope.ui.results import render_results
 from seedscope.ui.run_again import load_into_compare, load_into_suites
@@ -113,7 +119,14 @@ def render_history_page() -> None:
     summaries = store.list_experiments(**kwargs, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     st.caption(f"{count(total, 'experiment')}, newest first.")
     table = summary_table(summaries, store.load_specs([s.id for s in summaries]))
-    st.dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS)
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        height=table_height(len(table)),
+        row_height=ROW_HEIGHT,
+        column_config=COLUMNS,
+    )
 
     by_id = {s.id: s for s in summaries}
     _open_from_query(store, by_id)

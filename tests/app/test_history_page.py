@@ -3,6 +3,7 @@ shared results view, and deleting with a confirmation."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from tests.app.app_support import spec_for, store_experiment
@@ -31,9 +32,14 @@ def seed_history(store) -> dict[str, str]:
     return ids
 
 
-def listed(at) -> list[str]:
+def cells(at, column: str) -> list[list[str]]:
+    """The table's column, each cell as its lines (related facts share a column, a line each)."""
     (table,) = at.dataframe
-    return list(table.value["id"])
+    return [cell.split("\n") for cell in table.value[column]]
+
+
+def listed(at) -> list[str]:
+    return [lines[0] for lines in cells(at, "id, status")]
 
 
 def test_empty_history_says_what_to_do(make_app):
@@ -48,18 +54,25 @@ def test_history_lists_experiments_newest_first_with_filters(make_app, store):
     at = make_app("pages/history.py")
     assert not at.exception
     assert listed(at) == [ids["remote"][:8], ids["venus"][:8], ids["mars"][:8]]
+    # Readable at 1024 px: five columns, related facts one per line in a cell.
     (table,) = at.dataframe
-    assert list(table.value["runs"]) == [4, 4, 4]
-    assert list(table.value["backend"]) == [
-        "openai/fake-model @ 127.0.0.1:8000",
-        "local/SmolLM2-135M-Instruct",
-        "local/SmolLM2-135M-Instruct",
+    assert list(table.value.columns) == ["id, status", "kind", "prompt", "runs, arms", "backend"]
+    assert cells(at, "backend") == [
+        ["openai", "fake-model", "127.0.0.1:8000"],
+        ["local", "SmolLM2-135M-Instruct"],
+        ["local", "SmolLM2-135M-Instruct"],
     ]
-    # What tells experiments of one prompt apart: kind, arms, max_tokens, status.
+    # What tells experiments of one prompt apart: kind, status, runs, max_tokens, arms.
     assert list(table.value["kind"]) == ["experiment"] * 3
-    assert list(table.value["arms"]) == ["none T0.7 ×2 · seed 123 T0 ×2"] * 3
-    assert list(table.value["max_tokens"]) == [8, 8, 8]
-    assert list(table.value["status"]) == ["complete"] * 3
+    assert [lines[1:] for lines in cells(at, "id, status")] == [
+        ["complete", f"{s.created_at:%Y-%m-%d}", f"{s.created_at:%H:%M} UTC"]
+        for s in store.list_experiments()
+    ]
+    assert (
+        cells(at, "runs, arms")
+        == [["4 runs", "max_tokens 8", "none T0.7 ×2", "seed 123 T0 ×2"]] * 3
+    )
+    assert list(table.value["prompt"])[0] == "Describe Jupiter."
 
     at.text_input(key="hist_prompt").set_value("VENUS").run()
     assert listed(at) == [ids["venus"][:8]]
@@ -80,6 +93,52 @@ def test_history_lists_experiments_newest_first_with_filters(make_app, store):
     at.date_input(key="hist_dates").set_value((long_ago, long_ago + timedelta(days=1))).run()
     assert not at.dataframe
     assert "No experiment matches these filters" in at.info[0].value
+
+
+def test_table_cells_keep_to_four_short_lines():
+    """Many arms end in "+N more arms"; failures, the host and who started it get a line;
+    imported outputs have no max_tokens (no request was sent from here)."""
+    from seedscope.store import ExperimentSummary
+    from seedscope.ui.history_table import summary_table
+
+    grid = spec_for(
+        arms=[
+            {"label": f"arm {i}", "seed": 5 if i % 2 else None, "temperature": 0.7, "runs": 3}
+            for i in range(4)
+        ]
+    )
+    summary = ExperimentSummary(
+        id="0123456789abcdef",
+        created_at=datetime(2025, 1, 31, 14, 5, tzinfo=UTC),
+        finished_at=None,
+        status="interrupted",
+        provider="openai",
+        model="m",
+        prompt="p " * 100,
+        base_url_host="llm.example.com:8443",
+        label=None,
+        runs=1,
+        failed_runs=1,
+        started_by="alice",
+    )
+    imported = dataclasses.replace(summary, id="fedcba9876543210", kind="import", failed_runs=0)
+    table = summary_table([summary, imported], {summary.id: grid, imported.id: grid})
+    rows = table.to_dict("records")
+    assert rows[0]["id, status"].split("\n") == [
+        "01234567",
+        "interrupted",
+        "2025-01-31",
+        "14:05 UTC",
+    ]
+    assert rows[0]["runs, arms"].split("\n") == [
+        "1 run, 1 failed",
+        "max_tokens 8",
+        "none T0.7 ×3",
+        "+3 more arms",
+    ]
+    assert rows[0]["backend"].split("\n") == ["openai", "m", "llm.example.com:8443", "by alice"]
+    assert len(rows[0]["prompt"]) == 64 and rows[0]["prompt"].endswith("…")
+    assert rows[1]["runs, arms"].split("\n") == ["1 run", "none T0.7 ×3", "+3 more arms"]
 
 
 def test_opening_an_experiment_shows_the_compare_results_view(make_app, store):
@@ -214,7 +273,7 @@ def test_a_running_experiment_is_followed_live_in_history_and_in_a_new_tab(
 
     at = make_app("pages/history.py")
     assert listed(at) == [experiment_id[:8]]
-    assert list(at.dataframe[0].value["status"]) == ["running"]
+    assert cells(at, "id, status")[0][1] == "running"
     at.selectbox(key="hist_open").set_value(experiment_id).run()
     assert not at.exception
     assert at.get("progress")[0].proto.text.endswith("of 40 runs")
@@ -260,7 +319,8 @@ def test_failed_experiments_are_listed_and_shown_as_failed(make_app, store):
     )
     store.finish_experiment(experiment_id, "failed")
     at = make_app("pages/history.py")
-    assert list(at.dataframe[0].value["status"]) == ["failed"]
+    assert cells(at, "id, status")[0][1] == "failed"
+    assert cells(at, "runs, arms")[0][0] == "4 runs, 4 failed"
     at.selectbox(key="hist_open").set_value(experiment_id).run()
 
     assert not at.exception
@@ -330,3 +390,70 @@ def test_compare_with_puts_two_experiments_side_by_side(make_app, store):
     # Offered: the other listed experiments, not the opened one itself.
     options = at.selectbox(key="hist_compare_with").options
     assert [option[:8] for option in options] == [ids["remote"][:8], mars]
+
+
+def test_run_again_loads_a_stored_suite_into_the_suites_form(make_app, store):
+    from seedscope.answers import AnswerExtractor
+    from seedscope.suites import validate_suite_spec
+
+    from tests.store_support import make_case_completion
+
+    spec = validate_suite_spec(
+        {
+            "suite": {
+                "name": "moons",
+                "cases": [
+                    {"id": "m1", "prompt": "How many moons has Mars?", "expected": "2"},
+                    {"id": "m2", "prompt": "How many moons has Earth?", "expected": "1"},
+                ],
+            },
+            "provider": "local",
+            "model": "SmolLM2-135M-Instruct",
+            "system": "Answer with a digit.",
+            "max_tokens": 12,
+            "top_p": 0.9,
+            "arms": [
+                {"label": "steady", "seed": 7, "temperature": 0.0, "runs": 3},
+                {"label": "loose", "seed": None, "temperature": 1.1, "runs": 2},
+            ],
+            "extractor": AnswerExtractor(kind="regex", pattern=r"(\d+) moons?"),
+        }
+    )
+    suite_id = store.create_experiment(spec, base_url_host=None)
+    store.add_runs(
+        suite_id,
+        [
+            make_case_completion(spec, case.id, arm.label, index, text=f"{case.expected} moons")
+            for case in spec.cases
+            for arm in spec.arms
+            for index in range(arm.runs)
+        ],
+    )
+    store.finish_experiment(suite_id, "complete")
+    at = make_app("pages/history.py")
+    assert cells(at, "id, status") and list(at.dataframe[0].value["kind"]) == ["suite"]
+    at.selectbox(key="hist_open").set_value(suite_id).run()
+    assert at.button(key=f"hist_run_again_{suite_id}").help.startswith(
+        "Load this experiment's request and arms into the Suites form"
+    )
+    at.button(key=f"hist_run_again_{suite_id}").click().run()
+
+    assert not at.exception
+    assert at.title[0].value == "Suites"
+    assert at.radio(key="ste_source").value == "stored"
+    assert at.selectbox(key="ste_stored").value == suite_id
+    assert at.text_area(key="ste_system").value == "Answer with a digit."
+    assert at.number_input(key="ste_max_tokens").value == 12
+    assert at.number_input(key="ste_top_p").value == 0.9
+    assert at.selectbox(key="ste_extractor").value == "regex"
+    assert at.text_input(key="ste_regex").value == r"(\d+) moons?"
+    assert at.selectbox(key="ste_preset").value == "custom"
+    (editor,) = at.data_editor
+    assert list(editor.value["label"]) == ["steady", "loose"]
+    assert [s or None for s in editor.value["seed"]] == ["7", None]
+    assert list(editor.value["temperature"]) == [0.0, 1.1]
+    assert list(editor.value["runs"]) == [3, 2]
+    assert any(f"`{suite_id[:8]}`" in info.value for info in at.info)
+    assert "2 cases × 2 arms, 10 runs in total, up to 12 tokens each" in at.success[0].value
+    assert not at.button(key="ste_generate").disabled
+    assert store.count_experiments() == 1  # nothing ran
