@@ -5,10 +5,18 @@
     job.snapshot()                                         # thread-safe progress, any time
     job.cancel()                                           # calls in flight finish and are kept
     jobs.job(experiment_id)                                # found again by any session
+    job = jobs.start(store, spec, provider, check=run_seed_check, label="check:seed")
+    job.snapshot().check                                   # a check's verdict, once finished
 
 Plain Python, no Streamlit: the dashboard holds one JobManager in `st.cache_resource` and
 polls snapshots from its pages, so a page that is edited, left or reloaded never stops a job.
 Each job runs through the one lifecycle (`seedscope.experiments`).
+
+Checks (seedscope.checks) run as jobs too: `check=` is the check's own run function
+(run_seed_check, run_load_probe, run_logprobs_check), called on the job's thread instead of
+`run_experiment`, with the job's cancel event and progress callback, so the check keeps its
+own concurrency rules (one call at a time; the load probe's phases). The experiment is created
+when the job starts, as for any job, and handed to the check's run function by id.
 
 Scheduling
 - Jobs for the embedded model wait their turn in one FIFO queue: it generates for one job at a
@@ -29,9 +37,9 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from seedscope.experiments import (
     ExperimentResult,
@@ -43,6 +51,13 @@ from seedscope.providers.base import Completion, Provider
 from seedscope.runner import ArmProgress, ProgressEvent, progress_before
 from seedscope.store import Store, StoreError
 from seedscope.suites import AnySpec
+
+if TYPE_CHECKING:
+    from seedscope.checks import CheckResult
+
+# A check's run function: (store, spec, provider, *, label, started_by, cancel, on_progress,
+# experiment_id).
+CheckRun = Callable[..., "CheckResult"]
 
 JobState = Literal["waiting", "running", "finished"]
 RECENT_RUNS = 50  # runs a snapshot carries for the live log, newest first
@@ -70,6 +85,8 @@ class JobSnapshot:
     elapsed_s: float  # since the job started (or was queued)
     result: ExperimentResult | None  # once finished
     error: str | None  # what a job thread raised, if anything
+    label: str | None = None  # the experiment's label, e.g. "check:seed" for a check
+    check: CheckResult | None = None  # a check's verdict and evidence, once it has finished
 
     @property
     def finished(self) -> bool:
@@ -90,9 +107,13 @@ class Job:
         previous: Sequence[Completion],
         concurrency: int | None,
         owner: str | None = None,
+        check: CheckRun | None = None,
+        label: str | None = None,
+        started_by: str | None = None,
     ) -> None:
         self.experiment_id = experiment_id
         self.spec = spec
+        self.label = label
         self.owner = owner  # who started it (a session or a user), for per-session budgets
         self.queued = provider.name == "local"  # the embedded model: one job at a time
         self._manager = manager
@@ -100,6 +121,9 @@ class Job:
         self._provider = provider
         self._previous = list(previous)
         self._concurrency = concurrency
+        self._check = check
+        self._started_by = started_by
+        self._check_result: CheckResult | None = None
         self._cancel = threading.Event()
         self._lock = threading.Lock()
         self._state: JobState = "waiting"
@@ -154,6 +178,8 @@ class Job:
                 elapsed_s=end - self._created,
                 result=self._result,
                 error=self._error,
+                label=self.label,
+                check=self._check_result,
             )
 
     def _on_progress(self, event: ProgressEvent) -> None:
@@ -172,16 +198,19 @@ class Job:
             else:
                 with self._lock:
                     self._state = "running"
-                result = run_experiment(
-                    self._store,
-                    self.experiment_id,
-                    self.spec,
-                    self._provider,
-                    previous=self._previous,
-                    concurrency=self._concurrency,
-                    cancel=self._cancel,
-                    on_progress=self._on_progress,
-                )
+                if self._check is not None:
+                    result = self._run_check()
+                else:
+                    result = run_experiment(
+                        self._store,
+                        self.experiment_id,
+                        self.spec,
+                        self._provider,
+                        previous=self._previous,
+                        concurrency=self._concurrency,
+                        cancel=self._cancel,
+                        on_progress=self._on_progress,
+                    )
         except BaseException as exc:  # noqa: BLE001 - a job's failure is reported, never lost
             _LOG.exception("job for experiment %s failed", self.experiment_id)
             error = f"{type(exc).__name__}: {exc}"
@@ -193,6 +222,27 @@ class Job:
                 self._error = error
                 self._state = "finished"
                 self._finished_at = time.monotonic()
+
+    def _run_check(self) -> ExperimentResult:
+        """The check's own run function on the job's experiment; its verdict is kept for the
+        snapshot, and its runs and status make the job's result like any job's."""
+        assert self._check is not None
+        check = self._check(
+            self._store,
+            self.spec,
+            self._provider,
+            label=self.label,
+            started_by=self._started_by,
+            cancel=self._cancel,
+            on_progress=self._on_progress,
+            experiment_id=self.experiment_id,
+        )
+        with self._lock:
+            self._check_result = check
+            new_runs = len(self._received)
+        return ExperimentResult(
+            check.experiment_id, check.status, list(check.runs), new_runs, check.problem
+        )
 
     def _end_before_start(self) -> ExperimentResult:
         """Cancelled while waiting: nothing was sent; the experiment ends `cancelled`."""
@@ -234,10 +284,14 @@ class JobManager:
         label: str | None = None,
         owner: str | None = None,
         started_by: str | None = None,
+        check: CheckRun | None = None,
     ) -> Job:
         """Store a new experiment for `spec` and run it in the background. The experiment
         exists (status `running`) when this returns; raises StoreError if it cannot be saved.
-        `owner`: the session or user the job counts for; `started_by`: the logged-in user."""
+        `owner`: the session or user the job counts for; `started_by`: the logged-in user.
+        `check`: a check's run function to run instead of `run_experiment` (`spec` from the
+        check's spec function, `label` its label); it sets its own concurrency, so
+        `concurrency` is not used."""
         experiment_id = create_experiment(store, spec, provider, label=label, started_by=started_by)
         job = Job(
             self,
@@ -248,6 +302,9 @@ class JobManager:
             previous=(),
             concurrency=concurrency,
             owner=owner,
+            check=check,
+            label=label,
+            started_by=started_by,
         )
         return self._submit(job)
 

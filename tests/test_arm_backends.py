@@ -171,3 +171,36 @@ def test_what_an_arm_leaves_out_comes_from_the_experiment():
         "url": Backend("openai", "http://127.0.0.1:1/v1", "m-exp"),
         "model": Backend("openai", "http://127.0.0.1:2/v1", "m-arm"),
     }
+
+
+def test_the_page_runs_an_experiment_whose_arms_name_backends(fake_server_factory):
+    """What the page's jobs get for such a spec (from the command line, resumed in the page):
+    the router, the server's URL guarded like one typed in the page."""
+    from seedscope.ui.launch import _provider
+
+    server = fake_server_factory("--fingerprint", "fp_page")
+    spec = validate_spec(
+        {
+            "max_tokens": 4,
+            "arms": [
+                {"label": "embedded", "seed": 3, "temperature": 0, "runs": 1},
+                {
+                    "label": "server",
+                    "seed": 3,
+                    "temperature": 0,
+                    "runs": 1,
+                    "provider": "openai",
+                    "base_url": server.base_url,
+                    "model": "fake-model",
+                },
+            ],
+        }
+    )
+    # Loopback is allowlisted here, as an operator would for a local server.
+    settings = Settings(_env_file=None, SEEDSCOPE_ALLOWED_BASE_URLS=server.base_url)
+    router = _provider(settings, spec)
+    assert router.provider_of("server").guard is not None  # checked at every request
+    outcome = run_spec_sync(spec, router)
+    by_arm = {c.arm_label: c for c in outcome.completions}
+    assert by_arm["embedded"].provider == "local" and by_arm["embedded"].ok
+    assert by_arm["server"].system_fingerprint == "fp_page"

@@ -270,3 +270,63 @@ def test_a_suite_job_counts_runs_per_arm_over_all_cases_and_whole_cases(store, s
     assert [(a.label, a.total) for a in again.arms] == [("seeded", 12), ("unseeded", 12)]
     done = finished(resumed)
     assert (done.done, done.cases_done, done.result.status) == (24, 4, "complete")
+
+
+def seed_check(runs: int):
+    from seedscope.checks import seed_check_spec
+
+    return seed_check_spec(remote_spec(runs=1), runs=runs)
+
+
+def test_a_check_job_runs_the_checks_own_function_on_the_jobs_experiment(store, fake_server):
+    from seedscope.checks import SEED_CHECK_LABEL, run_seed_check
+
+    fake_server.reset()
+    jobs = JobManager()
+    job = jobs.start(
+        store, seed_check(runs=3), remote(fake_server), check=run_seed_check, label=SEED_CHECK_LABEL
+    )
+    assert store.load_experiment(job.experiment_id).summary.status in ("running", "complete")
+    snapshot = finished(job)
+
+    assert (snapshot.done, snapshot.total, snapshot.error) == (9, 9, None)
+    assert snapshot.label == SEED_CHECK_LABEL
+    assert (snapshot.result.status, len(snapshot.result.completions)) == ("complete", 9)
+    check = snapshot.check
+    assert (check.kind, check.verdict, check.experiment_id) == (
+        "seed",
+        "seed_honoured",
+        job.experiment_id,
+    )
+    # The check ran on the job's experiment: no second one, labelled as the check.
+    (summary,) = store.list_experiments()
+    assert (summary.id, summary.label, summary.status) == (
+        job.experiment_id,
+        SEED_CHECK_LABEL,
+        "complete",
+    )
+    assert fake_server.stats()["max_in_flight"] == 1  # the check's own rule: one at a time
+
+
+def test_a_cancelled_check_job_keeps_its_runs_and_judges_them(store, slow_server):
+    from seedscope.checks import SEED_CHECK_LABEL, run_seed_check
+
+    jobs = JobManager()
+    job = jobs.start(
+        store,
+        seed_check(runs=10),
+        remote(slow_server),
+        check=run_seed_check,
+        label=SEED_CHECK_LABEL,
+        concurrency=8,  # not the check's: it sends one call at a time anyway
+    )
+    wait_for(job, lambda s: s.done >= 2)
+    job.cancel()
+    snapshot = finished(job)
+
+    assert snapshot.result.status == "cancelled" and snapshot.check.status == "cancelled"
+    assert snapshot.check.verdict == "inconclusive"  # seed B never ran
+    sent = slow_server.stats()["requests"]["chat"]
+    assert 2 <= sent < 30 and slow_server.stats()["max_in_flight"] == 1
+    assert len(run_keys(store, job.experiment_id)) == snapshot.done == sent
+    assert store.load_experiment(job.experiment_id).summary.status == "cancelled"

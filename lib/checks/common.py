@@ -197,6 +197,15 @@ def stored_runs(store: Store, experiment_id: str, fallback: list[Completion]) ->
     return fallback if stored is None else stored.completions
 
 
+def check_experiment(
+    store: Store, spec: ExperimentSpec, provider: Provider, label: str, started_by: str | None
+) -> str:
+    """Store the check's experiment (status running) and return its id."""
+    from seedscope.experiments import create_experiment
+
+    return create_experiment(store, spec, provider, label=label, started_by=started_by)
+
+
 def run_one_at_a_time(
     kind: str,
     store: Store,
@@ -208,12 +217,15 @@ def run_one_at_a_time(
     started_by: str | None = None,
     cancel: threading.Event | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
+    experiment_id: str | None = None,
 ) -> CheckResult:
     """Store and run a check's spec through the experiment lifecycle one call at a time (so
-    that load cannot be mistaken for what the check measures), and judge the stored runs."""
-    from seedscope.experiments import create_experiment, run_experiment
+    that load cannot be mistaken for what the check measures), and judge the stored runs.
+    `experiment_id`: the check's experiment, created already (a background job creates it
+    when it starts); None: create it here."""
+    experiment_id = experiment_id or check_experiment(store, spec, provider, label, started_by)
+    from seedscope.experiments import run_experiment
 
-    experiment_id = create_experiment(store, spec, provider, label=label, started_by=started_by)
     result = run_experiment(
         store, experiment_id, spec, provider, concurrency=1, cancel=cancel, on_progress=on_progress
     )

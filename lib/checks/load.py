@@ -64,6 +64,7 @@ from seedscope.checks.common import (
     CheckResult,
     Verdict,
     arm_summary,
+    check_experiment,
     check_spec,
     fingerprints_seen,
     has_arms,
@@ -279,14 +280,16 @@ def run_load_probe(
     started_by: str | None = None,
     cancel: threading.Event | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
+    experiment_id: str | None = None,
 ) -> CheckResult:
     """Store and run the load probe (`spec` from load_probe_spec) through the experiment
-    lifecycle on its schedule, and judge it from the runs as stored."""
-    from seedscope.experiments import create_experiment, run_experiment
+    lifecycle on its schedule, and judge it from the runs as stored. `experiment_id`: its
+    experiment, if created already (a background job's)."""
+    from seedscope.experiments import run_experiment
 
     if not is_load_probe_spec(spec):
         raise ValueError("run_load_probe needs the spec load_probe_spec builds")
-    experiment_id = create_experiment(store, spec, provider, label=label, started_by=started_by)
+    experiment_id = experiment_id or check_experiment(store, spec, provider, label, started_by)
     if runs_concurrently(provider, spec):
         backend: Provider = ScheduledProvider(provider, spec, cancel)
         concurrency: int | None = spec.total_runs

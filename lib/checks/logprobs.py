@@ -170,9 +170,10 @@ def run_logprobs_check(
     started_by: str | None = None,
     cancel: threading.Event | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
+    experiment_id: str | None = None,
 ) -> CheckResult:
     """Store and run the logprobs check (`spec` from logprobs_check_spec) one call at a time,
-    and judge it from the runs as stored."""
+    and judge it from the runs as stored. `experiment_id`: its experiment, if created already."""
     if not is_logprobs_check_spec(spec):
         raise ValueError("run_logprobs_check needs the spec logprobs_check_spec builds")
     return run_one_at_a_time(
@@ -185,4 +186,5 @@ def run_logprobs_check(
         started_by=started_by,
         cancel=cancel,
         on_progress=on_progress,
+        experiment_id=experiment_id,
     )

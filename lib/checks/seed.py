@@ -259,9 +259,11 @@ def run_seed_check(
     started_by: str | None = None,
     cancel: threading.Event | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
+    experiment_id: str | None = None,
 ) -> CheckResult:
     """Store and run the seed check (`spec` from seed_check_spec) through the experiment
-    lifecycle, one call at a time, and judge it from the runs as stored."""
+    lifecycle, one call at a time, and judge it from the runs as stored. `experiment_id`: its
+    experiment, if created already (a background job's)."""
     if not is_seed_check_spec(spec):
         raise ValueError("run_seed_check needs the spec seed_check_spec builds")
     return run_one_at_a_time(
@@ -274,4 +276,5 @@ def run_seed_check(
         started_by=started_by,
         cancel=cancel,
         on_progress=on_progress,
+        experiment_id=experiment_id,
     )

@@ -3,6 +3,11 @@
 The form is plain widgets (no `st.form`) so choosing a preset refills the arms table at once.
 Every rerun builds the raw spec data from the widgets and validates it with `seedscope.spec`; the
 messages sit next to the form and Generate stays disabled until the input is valid.
+
+The Compare form's presets include the checks (seedscope.checks): a check brings its own arms,
+so instead of the arms table the form shows the check's parameters, with the command line's
+defaults, and builds the spec with the check's spec function; Generate then runs the check
+(`CompareForm.check` names it).
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 import streamlit as st
+from seedscope.checks import load as load_probe
+from seedscope.checks import load_probe_spec, logprobs_check_spec, seed_check_spec
+from seedscope.checks import logprobs as logprobs_check
+from seedscope.checks import seed as seed_check
 from seedscope.net_guard import RefusedURL, check_typed_base_url
 from seedscope.providers.factory import settings_for_endpoint, typed_url_guard
 from seedscope.settings import Settings, base_url_host
@@ -29,7 +38,7 @@ from seedscope.spec import (
     validate_spec,
 )
 from seedscope.suites import AnySpec, SuiteSpec
-from seedscope.ui.text import escape_markdown
+from seedscope.ui.text import count, escape_markdown
 from streamlit.delta_generator import DeltaGenerator
 
 PRESET_LABELS = {
@@ -38,8 +47,49 @@ PRESET_LABELS = {
     "grid": "Grid 2×2: {no seed, seed} × {two temperatures}",
     "custom": "Custom: edit the arms table freely",
 }
+# The checks, offered as presets on the Compare page: preset -> the check's kind.
+CHECK_PRESETS = {"check-seed": "seed", "check-load": "load", "check-logprobs": "logprobs"}
+CHECK_PRESET_LABELS = {
+    "check-seed": "Seed check: is the seed honoured? (seed A, seed A again, seed B)",
+    "check-load": "Load probe: does load change a seeded output?",
+    "check-logprobs": "Logprobs check: does asking for logprobs change outputs?",
+}
+CHECK_DESCRIPTIONS = {
+    "seed": (
+        "Three arms, one call at a time: seed A, seed A again, seed B, each N runs at one "
+        "temperature. Verdict: seed_honoured, seed_ignored, deterministic_regardless_of_seed, "
+        "seed_honoured_not_deterministic or inconclusive."
+    ),
+    "load": (
+        "The same seeded request N times alone, one call after another; K copies at once; N "
+        "times alone while B background requests are in flight. Verdict: load_invariant or "
+        "load_dependent. The embedded model serves one call at a time, so there the copies "
+        "and the background requests queue behind each other."
+    ),
+    "logprobs": (
+        "The same seeded request N times without and N times with token logprobs (top k), one "
+        "call at a time. Verdict: logprobs_do_not_change_outputs, logprobs_change_outputs or "
+        "inconclusive."
+    ),
+}
 PROVIDER_LABELS = {"local": f"Embedded model ({LOCAL_CHAT_MODEL})", "openai": "OpenAI-compatible"}
 ARM_COLUMNS = ["label", "seed", "temperature", "runs"]
+LOGPROBS_COLUMN = "top_logprobs"  # the Compare form's arm option: capture token logprobs
+# The checks' parameters default as on the command line (`seedscope check <kind> --help`).
+SEED_CHECK_DEFAULTS = {
+    "seed_a": seed_check.DEFAULT_SEED_A,
+    "seed_b": seed_check.DEFAULT_SEED_B,
+    "temperature": seed_check.DEFAULT_TEMPERATURE,
+}
+LOAD_PROBE_DEFAULTS = {
+    "temperature": load_probe.DEFAULT_TEMPERATURE,
+    "copies": load_probe.DEFAULT_COPIES,
+    "background": load_probe.DEFAULT_BACKGROUND,
+}
+LOGPROBS_CHECK_DEFAULTS = {
+    "temperature": logprobs_check.DEFAULT_TEMPERATURE,
+    "top_logprobs": logprobs_check.DEFAULT_TOP_LOGPROBS,
+}
 # The preset's two temperature fields: (first, second); the grid crosses both with both arms.
 TEMPERATURE_LABELS = {
     "cookbook": ("Seeded temperature", "Unseeded temperature"),
@@ -62,6 +112,7 @@ class CompareForm:
     confirmed: bool = True
     model_list_problem: str | None = None  # listing models at a typed base URL failed
     progress: DeltaGenerator | None = None  # right under Generate: where a job's progress goes
+    check: str | None = None  # a check preset: "seed" | "load" | "logprobs"; Generate runs it
 
     @property
     def ready(self) -> bool:
@@ -93,54 +144,74 @@ def parse_seed(raw: Any) -> Any:
         return text
 
 
+def _missing(value: Any) -> bool:
+    """An empty cell: None, NaN, or pandas' NA (an empty cell of an integer column)."""
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
 def _number_or_raw(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return None
     if isinstance(value, float) and value.is_integer():
         return value  # pydantic turns 5.0 into 5 for int fields, and keeps floats as floats
     return value
 
 
+def parse_top_logprobs(raw: Any) -> Any:
+    """An empty cell -> None (capture nothing); a whole number -> int; anything else is passed
+    through so validation names it."""
+    if _missing(raw) or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if isinstance(raw, int | float) and float(raw).is_integer():
+        return int(raw)
+    return raw
+
+
 def arms_from_table(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """Arm dicts from the edited table; rows left completely empty are ignored."""
+    """Arm dicts from the edited table; rows left completely empty are ignored. A
+    `top_logprobs` column (the Compare form's) gives each arm its logprob capture."""
+    columns = ARM_COLUMNS + ([LOGPROBS_COLUMN] if LOGPROBS_COLUMN in table.columns else [])
     arms = []
     for row in table.to_dict("records"):
-        values = {column: row.get(column) for column in ARM_COLUMNS}
+        values = {column: row.get(column) for column in columns}
         blank = all(
-            value is None
-            or (isinstance(value, float) and math.isnan(value))
-            or (isinstance(value, str) and not value.strip())
+            _missing(value) or (isinstance(value, str) and not value.strip())
             for value in values.values()
         )
         if blank:
             continue
         label = values["label"]
-        arms.append(
-            {
-                "label": "" if label is None or isinstance(label, float) else str(label),
-                "seed": parse_seed(values["seed"]),
-                "temperature": _number_or_raw(values["temperature"]),
-                "runs": _number_or_raw(values["runs"]),
-            }
-        )
+        arm = {
+            "label": "" if _missing(label) or isinstance(label, float) else str(label),
+            "seed": parse_seed(values["seed"]),
+            "temperature": _number_or_raw(values["temperature"]),
+            "runs": _number_or_raw(values["runs"]),
+        }
+        if LOGPROBS_COLUMN in values:
+            arm[LOGPROBS_COLUMN] = parse_top_logprobs(values[LOGPROBS_COLUMN])
+        arms.append(arm)
     return arms
 
 
-def arms_table(arms: list[dict[str, Any]]) -> pd.DataFrame:
+def arms_table(arms: list[dict[str, Any]], *, logprobs_column: bool = False) -> pd.DataFrame:
     """The editor's starting table; seeds as text so int64 seeds survive the browser (JS
-    numbers lose precision above 2^53)."""
+    numbers lose precision above 2^53). `logprobs_column`: with each arm's top_logprobs."""
     rows = [
         {
             "label": arm["label"],
             "seed": "" if arm["seed"] is None else str(arm["seed"]),
             "temperature": float(arm["temperature"]),
             "runs": int(arm["runs"]),
+            LOGPROBS_COLUMN: arm.get(LOGPROBS_COLUMN),
         }
         for arm in arms
     ]
-    return pd.DataFrame(rows, columns=ARM_COLUMNS).astype(
-        {"label": "string", "seed": "string", "temperature": "float64", "runs": "Int64"}
-    )
+    types = {"label": "string", "seed": "string", "temperature": "float64", "runs": "Int64"}
+    columns = list(ARM_COLUMNS)
+    if logprobs_column:
+        columns.append(LOGPROBS_COLUMN)
+        types[LOGPROBS_COLUMN] = "Int64"
+    return pd.DataFrame(rows, columns=columns).astype(types)
 
 
 @st.cache_data(ttl=120, show_spinner="Asking the server for its models…")
@@ -278,12 +349,24 @@ def loaded_arms_key(key: str) -> str:
     return f"{key}_loaded_arms"
 
 
+def preset_choice(key: str = "cmp", *, checks: bool = False) -> str:
+    """The preset selectbox; `checks`: the checks are offered too (the Compare form)."""
+    labels = PRESET_LABELS | (CHECK_PRESET_LABELS if checks else {})
+    return st.selectbox("Preset", list(labels), format_func=labels.get, key=f"{key}_preset")
+
+
 def preset_section(
-    settings: Settings, key: str = "cmp", default_runs: int = 5
+    settings: Settings,
+    key: str = "cmp",
+    default_runs: int = 5,
+    *,
+    preset: str | None = None,
+    logprobs_column: bool = False,
 ) -> tuple[str, list[dict[str, Any]]]:
-    preset = st.selectbox(
-        "Preset", list(PRESET_LABELS), format_func=PRESET_LABELS.get, key=f"{key}_preset"
-    )
+    """The preset's parameters and the arms table (`preset`: already chosen with
+    preset_choice, else chosen here). `logprobs_column`: arms may capture token logprobs."""
+    if preset is None:
+        preset = preset_choice(key)
     params: dict[str, Any] = {}
     if preset != "custom":
         # Two per row: four in a row squeeze their labels into broken words on a laptop.
@@ -322,27 +405,209 @@ def preset_section(
     # The editor is keyed by the preset and its parameters: changing them starts a fresh table,
     # while edits to the table survive unrelated reruns.
     signature = hashlib.sha256(repr((preset, sorted(params.items()))).encode()).hexdigest()[:12]
-    st.caption(
+    caption = (
         "Arms: one row per arm. An empty seed means unseeded (the embedded model then draws "
         "and records a fresh seed per run). Add or delete rows to change the arms."
     )
+    if logprobs_column:
+        caption += (
+            " top_logprobs: capture each token's logprob and its top k alternatives (1–20); "
+            "empty captures none."
+        )
+    st.caption(caption)
+    # Fixed widths keep all the columns in view in a laptop-width form.
+    column_config: dict[str, Any] = {
+        "label": st.column_config.TextColumn("label", required=True, width=90),
+        "seed": st.column_config.TextColumn(
+            "seed", help="An integer, or empty for no seed", width=75
+        ),
+        "temperature": st.column_config.NumberColumn("temperature", format="%.2f", width=100),
+        "runs": st.column_config.NumberColumn("runs", step=1, width=50),
+    }
+    if logprobs_column:
+        column_config[LOGPROBS_COLUMN] = st.column_config.NumberColumn(
+            LOGPROBS_COLUMN,
+            help=(
+                "Capture token logprobs: each generated token's logprob and its top k "
+                "alternatives, k from 1 to 20. Empty: no capture. On the embedded model such "
+                "an arm runs on a load of its own (its own fingerprint); asking for logprobs "
+                "can change a server's outputs (see the Logprobs check preset)."
+            ),
+            step=1,
+            width=95,
+        )
     edited = st.data_editor(
-        arms_table(arms),
+        arms_table(arms, logprobs_column=logprobs_column),
         key=f"{key}_arms_{preset}_{signature}",
         num_rows="dynamic",
         hide_index=True,
         width="stretch",
-        # Fixed widths keep all four columns in view in a laptop-width form.
-        column_config={
-            "label": st.column_config.TextColumn("label", required=True, width=90),
-            "seed": st.column_config.TextColumn(
-                "seed", help="An integer, or empty for no seed", width=75
-            ),
-            "temperature": st.column_config.NumberColumn("temperature", format="%.2f", width=100),
-            "runs": st.column_config.NumberColumn("runs", step=1, width=50),
-        },
+        column_config=column_config,
     )
     return preset, arms_from_table(edited)
+
+
+@dataclass
+class CheckParameters:
+    """A check preset's parameters as typed: the keyword arguments of the check's spec
+    function, and the problems it cannot name itself (a seed left empty)."""
+
+    kind: str  # "seed" | "load" | "logprobs"
+    values: dict[str, Any]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def named(self) -> set[str]:
+        """Parameters that already have a problem here."""
+        return {problem.split(":", 1)[0] for problem in self.problems}
+
+
+def _check_seed(
+    column: DeltaGenerator, label: str, default: int, *, key: str, help: str | None = None
+) -> Any:
+    """A seed field (text, so int64 seeds survive the browser): an int, None when empty, or
+    the text as typed for validation to name."""
+    return parse_seed(column.text_input(label, value=str(default), key=key, help=help))
+
+
+def _temperature(column: DeltaGenerator, default: float, *, key: str, help: str) -> float:
+    return column.number_input(
+        "Temperature", value=default, step=0.1, format="%.2f", key=key, help=help
+    )
+
+
+def check_section(kind: str, key: str = "cmp", default_runs: int = 5) -> CheckParameters:
+    """A check preset's own parameters (instead of the arms table), with the defaults of
+    `seedscope check <kind>`."""
+    st.caption(CHECK_DESCRIPTIONS[kind])
+    values: dict[str, Any] = {}
+    first, second = st.columns(2)
+    if kind == "seed":
+        values["seed_a"] = _check_seed(
+            first,
+            "Seed A",
+            SEED_CHECK_DEFAULTS["seed_a"],
+            key=f"{key}_seed_a",
+            help="The seed of the arms seed A and seed A again (--seed-a).",
+        )
+        values["seed_b"] = _check_seed(
+            second,
+            "Seed B",
+            SEED_CHECK_DEFAULTS["seed_b"],
+            key=f"{key}_seed_b",
+            help="Another seed, for the arm seed B (--seed-b).",
+        )
+        runs_col, temperature_col = st.columns(2)
+    else:  # the other presets' seed field (the load probe and logprobs check default to 123 too)
+        values["seed"] = parse_seed(first.text_input("Seed", value="123", key=f"{key}_seed"))
+        runs_col, temperature_col = second, None
+    values["runs"] = int(
+        runs_col.number_input("Runs per arm", value=default_runs, step=1, key=f"{key}_runs")
+    )
+    if kind == "seed":
+        assert temperature_col is not None
+        values["temperature"] = _temperature(
+            temperature_col,
+            SEED_CHECK_DEFAULTS["temperature"],
+            key=f"{key}_seed_check_temperature",
+            help="Above 0: at 0 every seed gives the same text (--temperature).",
+        )
+    elif kind == "load":
+        copies_col, background_col = st.columns(2)
+        values["copies"] = int(
+            copies_col.number_input(
+                "Copies at once (K)",
+                value=LOAD_PROBE_DEFAULTS["copies"],
+                step=1,
+                key=f"{key}_load_copies",
+                help="Copies of the seeded request sent at once (--copies).",
+            )
+        )
+        values["background"] = int(
+            background_col.number_input(
+                "Background requests (B)",
+                value=LOAD_PROBE_DEFAULTS["background"],
+                step=1,
+                key=f"{key}_load_background",
+                help=(
+                    "Requests with other continuations in flight with each measured run "
+                    "(--background): runs × B background requests in all."
+                ),
+            )
+        )
+        values["temperature"] = _temperature(
+            st.columns(2)[0],
+            LOAD_PROBE_DEFAULTS["temperature"],
+            key=f"{key}_load_temperature",
+            help="0 by default (greedy), so that only load can change the output (--temperature).",
+        )
+    else:
+        temperature_col, top_col = st.columns(2)
+        values["temperature"] = _temperature(
+            temperature_col,
+            LOGPROBS_CHECK_DEFAULTS["temperature"],
+            key=f"{key}_logprobs_temperature",
+            help="The temperature of both arms (--temperature).",
+        )
+        values["top_logprobs"] = parse_top_logprobs(
+            top_col.number_input(
+                "Top k logprobs",
+                value=LOGPROBS_CHECK_DEFAULTS["top_logprobs"],
+                step=1,
+                key=f"{key}_logprobs_top_k",
+                help="Alternatives captured per token by the arm with logprobs, 1 to 20 "
+                "(--top-logprobs).",
+            )
+        )
+    return _required_seeds(CheckParameters(kind, values))
+
+
+def _required_seeds(parameters: CheckParameters) -> CheckParameters:
+    """A check needs fixed seeds: an empty seed is a problem, and a stand-in (one that is
+    not the other seed) lets the check's spec function judge the other parameters."""
+    values = parameters.values
+    names = ("seed_a", "seed_b") if parameters.kind == "seed" else ("seed",)
+    for name in names:
+        if values[name] is not None:
+            continue
+        parameters.problems.append(f"{name}: no seed given; the check needs a fixed seed")
+        others = [values[other] for other in names if other != name]
+        stand_ins = (SEED_CHECK_DEFAULTS["seed_a"], SEED_CHECK_DEFAULTS["seed_b"])
+        values[name] = next(value for value in stand_ins if value not in others)
+    return parameters
+
+
+CHECK_SPECS: dict[str, Callable[..., ExperimentSpec]] = {
+    "seed": seed_check_spec,
+    "load": load_probe_spec,
+    "logprobs": logprobs_check_spec,
+}
+# Only the request counts in the base spec of a check: the check brings its own arms.
+_REQUEST_ARM = {"label": "request", "seed": None, "temperature": 0.0, "runs": 1}
+
+
+def check_spec_for(
+    parameters: CheckParameters, request: dict[str, Any], limits: Limits
+) -> ExperimentSpec:
+    """The check's spec on the form's request (prompt, system, backend, model, max_tokens,
+    top_p), built by its spec function; SpecError lists the request's problems, then the
+    check's, each naming its parameter."""
+    try:
+        base = validate_spec({**request, "arms": [_REQUEST_ARM]}, limits)
+        problems: list[str] = []
+    except SpecError as error:
+        # Go on with the default request, so that the check's parameters are judged too.
+        problems = list(error.messages)
+        base = ExperimentSpec(provider=request["provider"])
+    problems.extend(parameters.problems)
+    try:
+        spec = CHECK_SPECS[parameters.kind](base, **parameters.values, limits=limits)
+    except SpecError as error:
+        named = parameters.named
+        problems.extend(m for m in error.messages if m.split(":", 1)[0] not in named)
+    if problems:
+        raise SpecError(problems)
+    return spec
 
 
 def render_compare_form(
@@ -367,26 +632,57 @@ def render_compare_form(
         top_p = top_p_col.number_input(
             "top_p", value=1.0, step=0.05, format="%.2f", key="cmp_top_p"
         )
-        _, arms = preset_section(settings)
+        preset = preset_choice(checks=True)
+        check = CHECK_PRESETS.get(preset)
+        parameters: CheckParameters | None = None
+        arms: list[dict[str, Any]] = []
+        if check is not None:
+            parameters = check_section(check)
+        else:
+            _, arms = preset_section(settings, preset=preset, logprobs_column=True)
 
-    data = {
+    request = {
         "prompt": prompt,
         "system": system,
         "provider": provider,
         "model": model,
         "max_tokens": max_tokens,
         "top_p": top_p,
-        "arms": arms,
     }
+    limits = Limits.from_settings(settings)
     problems: list[str] = []
     spec: ExperimentSpec | None = None
     try:
-        spec = validate_spec(data, Limits.from_settings(settings))
+        if parameters is not None:
+            spec = check_spec_for(parameters, request, limits)
+        else:
+            spec = validate_spec({**request, "arms": arms}, limits)
     except SpecError as exc:
         problems.extend(exc.messages)
     problems.extend(base_url_problems(base_url, refused))
-    form = CompareForm(provider, base_url, spec, problems, model_list_problem=model_list_problem)
+    form = CompareForm(
+        provider, base_url, spec, problems, model_list_problem=model_list_problem, check=check
+    )
+    if check is not None and spec is not None:
+        with left:
+            check_arms_preview(spec)
     return with_check_panel(settings, form, right, on_generate, busy)
+
+
+def check_arms_preview(spec: ExperimentSpec) -> None:
+    """The arms the check will run, read-only (they are the check's, not editable)."""
+    rows = [
+        {
+            "arm": arm.label,
+            "seed": "" if arm.seed is None else str(arm.seed),
+            "temperature": arm.temperature,
+            "runs": arm.runs,
+            LOGPROBS_COLUMN: arm.top_logprobs,
+        }
+        for arm in spec.arms
+    ]
+    st.caption("The check's arms")
+    st.dataframe(pd.DataFrame(rows).astype({LOGPROBS_COLUMN: "Int64"}), hide_index=True)
 
 
 def with_check_panel(
@@ -431,18 +727,19 @@ def render_check_panel(
             st.text(f"• {problem}")
     elif form.spec is not None:
         spec = form.spec
-        cases = f"{len(spec.cases)} cases × " if isinstance(spec, SuiteSpec) else ""
+        cases = f"{count(len(spec.cases), 'case')} × " if isinstance(spec, SuiteSpec) else ""
         st.success(
-            f"{cases}{len(spec.arms)} arms, {spec.total_runs} runs in total, up to "
-            f"{spec.max_tokens} tokens each."
+            f"{cases}{count(len(spec.arms), 'arm')}, {count(spec.total_runs, 'run')} in total, "
+            f"up to {count(spec.max_tokens, 'token')} each."
         )
     if form.spec is not None and form.provider == "openai":
         spec = form.spec
         form.worst_case_tokens = spec.total_runs * spec.max_tokens
         st.info(
             f"{backend_cost_label(form.base_url or settings.openai_base_url)}: worst case "
-            f"{form.worst_case_tokens:,} completion tokens ({spec.total_runs} runs × max_tokens "
-            f"{spec.max_tokens}), plus the prompt tokens."
+            f"{count(form.worst_case_tokens, 'completion token')} "
+            f"({count(spec.total_runs, 'run')} × max_tokens {spec.max_tokens}), plus the prompt "
+            "tokens."
         )
         if form.worst_case_tokens > settings.cost_confirm_tokens:
             form.needs_confirmation = True

@@ -9,15 +9,31 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from seedscope.budgets import BudgetExceeded, Budgets, Request
+from seedscope.checks import (
+    LOAD_PROBE_LABEL,
+    LOGPROBS_CHECK_LABEL,
+    SEED_CHECK_LABEL,
+    run_load_probe,
+    run_logprobs_check,
+    run_seed_check,
+)
 from seedscope.experiments import ResumeError, check_resumable, missing_runs
-from seedscope.jobs import Job
+from seedscope.jobs import CheckRun, Job
 from seedscope.providers.base import Provider
 from seedscope.providers.factory import TYPED_IN_THE_PAGE
 from seedscope.settings import Settings
+from seedscope.spec import ExperimentSpec
 from seedscope.store import Store, StoredExperiment, StoreError
 from seedscope.suites import AnySpec
 from seedscope.ui import resources
 from seedscope.ui.visitor import Visitor, current_visitor
+
+# Each check's run function and the label its experiment is stored under.
+CHECKS: dict[str, tuple[CheckRun, str]] = {
+    "seed": (run_seed_check, SEED_CHECK_LABEL),
+    "load": (run_load_probe, LOAD_PROBE_LABEL),
+    "logprobs": (run_logprobs_check, LOGPROBS_CHECK_LABEL),
+}
 
 
 class LaunchError(RuntimeError):
@@ -36,9 +52,27 @@ def _provider(
     base_url: str | None = None,
     base_url_origin: str | None = None,
 ) -> Provider:
-    from seedscope.providers.factory import make_provider
+    from seedscope.providers.arm_backends import build_arm_router, names_backends
+    from seedscope.providers.factory import TYPED_IN_THE_PAGE, make_provider
 
     try:
+        if names_backends(spec):  # e.g. an experiment from the command line, run again
+
+            def make(backend, label: str) -> Provider:
+                if backend.provider == "local":
+                    return resources.local_provider(settings)
+                # A URL an arm names is treated like one typed here: guarded, no key.
+                return make_provider(
+                    settings,
+                    "openai",
+                    model=backend.model,
+                    base_url=backend.base_url,
+                    base_url_origin=base_url_origin
+                    if backend.base_url == base_url
+                    else TYPED_IN_THE_PAGE,
+                )
+
+            return build_arm_router(spec, base_url, settings, make)
         if spec.provider == "local":
             return resources.local_provider(settings)
         # make_provider sends the configured key only to the configured base URL.
@@ -84,12 +118,38 @@ def start_generation(
     """A new experiment for `spec`, generating in the background. `base_url` is the one the
     form holds (the configured one unless a visitor typed another). Refused (LaunchError,
     nothing stored or sent) when it would pass a budget (seedscope.budgets)."""
+    return _start(settings, spec, base_url, visitor)
+
+
+def start_check(
+    settings: Settings,
+    kind: str,
+    spec: ExperimentSpec,
+    base_url: str | None,
+    visitor: Visitor | None = None,
+) -> Job:
+    """A check (`kind`: "seed" | "load" | "logprobs", `spec` from that check's spec function)
+    as a background job: its own run function on its own concurrency, its experiment labelled
+    `check:<kind>`. Refused like start_generation."""
+    if kind not in CHECKS:
+        raise LaunchError(f"No check named {kind!r}; choose one of {', '.join(CHECKS)}.")
+    return _start(settings, spec, base_url, visitor, check=kind)
+
+
+def _start(
+    settings: Settings,
+    spec: AnySpec,
+    base_url: str | None,
+    visitor: Visitor | None,
+    check: str | None = None,
+) -> Job:
     visitor = visitor or current_visitor()
     typed = base_url is not None and base_url != settings.openai_base_url
     provider = _provider(settings, spec, base_url, TYPED_IN_THE_PAGE if typed else None)
     store = _store(settings)
     # Paid: the configured backend, which gets the operator's key (a typed URL gets none).
     request = _request(visitor, spec.total_runs, spec, spec.provider == "openai" and not typed)
+    run, label = CHECKS[check] if check else (None, None)
     try:
         with _budgets(settings, store).spend(request) as record:
             job = resources.job_manager().start(
@@ -97,8 +157,10 @@ def start_generation(
                 spec,
                 provider,
                 concurrency=concurrency_for(settings, spec.provider),
+                label=label,
                 owner=visitor.owner,
                 started_by=visitor.user,
+                check=run,
             )
             _record_or_cancel(record, job, job.experiment_id)
             return job

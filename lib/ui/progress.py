@@ -12,6 +12,7 @@ from __future__ import annotations
 import streamlit as st
 from seedscope.jobs import Job, JobSnapshot
 from seedscope.providers.base import Completion
+from seedscope.ui.check_results import CHECK_KINDS
 from seedscope.ui.text import count, escape_markdown, format_seed, shorten
 
 POLL_SECONDS = 0.5
@@ -56,6 +57,9 @@ def _headline(snapshot: JobSnapshot) -> None:
         )
     else:
         doing = "Resuming" if snapshot.resumed else "Generating"
+        check = CHECK_KINDS.get(snapshot.label or "")
+        if check is not None:  # a check's fixed title, no user text
+            doing = f"{check.title}: {doing.lower()}"
         st.markdown(
             f"**{doing} {snapshot.total} runs on {model}** · {snapshot.elapsed_s:.0f} s. "
             "Every run is saved as it ends; you may edit the form or leave this page."

@@ -112,6 +112,19 @@ def test_custom_preset_keeps_an_editable_table(make_app):
     assert "3 arms, 12 runs in total" in at.success[0].value
 
 
+def test_the_check_panel_counts_one_arm_and_one_run_in_the_singular(make_app):
+    at = make_app()
+    at.selectbox(key="cmp_preset").set_value("custom").run()
+    at.session_state[arms_editor(at).key] = {
+        "edited_rows": {0: {"runs": 1}},
+        "added_rows": [],
+        "deleted_rows": [1],
+    }
+    at.number_input(key="cmp_max_tokens").set_value(1).run()
+    assert not problems(at)
+    assert [s.value for s in at.success] == ["1 arm, 1 run in total, up to 1 token each."]
+
+
 def assert_rejected(at, store, expected: str) -> None:
     shown = problems(at)
     assert any(message.startswith(expected) for message in shown), shown
