@@ -34,6 +34,7 @@ from seedscope.ui.text import (
     format_share,
     shorten,
 )
+from seedscope.ui.token_view import has_tokens, render_fork, render_token_view
 from streamlit.delta_generator import DeltaGenerator
 
 COLOR_SCALES = ("Viridis", "Cividis", "Blues", "Magma", "Plasma", "Greys")
@@ -207,6 +208,29 @@ def _divergence_text(arm: ArmAnalysis) -> str:
     return word_position(metrics.first_divergence_word)
 
 
+TOKEN_DIVERGENCE_HELP = (
+    "Earliest generated token where any run differs from the arm's first run with tokens, "
+    'counted from 1 (as the Thinking Machines study counts: "token 103"). '
+    "—: all runs generated the same tokens, or the backend reported no tokens."
+)
+KNIFE_EDGE_HELP = (
+    "Share of generated positions, over all runs, whose top-1 minus top-2 logprob margin is "
+    "under 0.01: near-ties, where a tiny numeric difference can flip the chosen token."
+)
+
+
+def token_position_text(arm: ArmAnalysis) -> str:
+    """The measure's value: "token N" where the arm's runs first differ in tokens (from 1),
+    "—" when they agree or their tokens are not known."""
+    position = arm.metrics.first_divergence_token
+    return "—" if position is None else f"token {position}"
+
+
+def knife_edge_text(share: float) -> str:
+    """A percent with one decimal: knife-edge shares are often well under 1%."""
+    return f"{share:.1%}"
+
+
 def _arm_metrics(arm: ArmAnalysis) -> None:
     """The headline measures, in a row that wraps: each keeps a width its label fits in, so as
     many sit side by side as the arm's column allows (two on a wide screen, one on a laptop
@@ -244,15 +268,19 @@ def _arm_metrics(arm: ArmAnalysis) -> None:
             "Share of the other runs (1..N-1) whose text is identical to run 0.",
         ),
         ("First divergence", _divergence_text(arm), divergence_help),
+        ("First divergence (token)", token_position_text(arm), TOKEN_DIVERGENCE_HELP),
         (
             f"TARr@{ok}",
             "–" if m.tarr is None else str(m.tarr),
             "1 when all runs are identical strings, else 0 (Atil et al., 2024).",
         ),
     )
+    if m.knife_edge_share is not None:
+        measures += (("Knife-edge tokens", knife_edge_text(m.knife_edge_share), KNIFE_EDGE_HELP),)
     with st.container(horizontal=True, gap="small"):
         for label, value, help_text in measures:
             st.metric(label, value, help=help_text, width=METRIC_WIDTH)
+    render_fork(arm.fork)
     if m.failed_runs:
         st.caption(f":red[{count(m.failed_runs, 'failed run')}] (listed below, not measured)")
 
@@ -291,10 +319,13 @@ def _arms_side_by_side(
         help="Aligned: one row per run index, run N of every arm side by side.",
     )
     columns = arm_columns(len(analysis.arms))
-    for column, arm in zip(columns, analysis.arms, strict=True):
+    for index, (column, arm) in enumerate(zip(columns, analysis.arms, strict=True)):
         with column:
             _arm_heading(experiment, arm.label)
             _arm_metrics(arm)
+            if has_tokens(arm):
+                with st.expander("Tokens"):
+                    render_token_view(arm, key=f"{key}_tokens_{index}")
             if layout != "aligned":
                 _run_cards(settings, experiment, arm.completions, key)
     if layout == "aligned":
