@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import streamlit as st
+from seedscope.providers.arm_backends import names_backends
 from seedscope.spec import ExperimentSpec
 from seedscope.store import StoredExperiment
 from seedscope.suites import SuiteSpec
@@ -23,7 +24,13 @@ EXTRACTOR_FIELDS = {"regex": "regex", "json": "json_path"}
 
 def _arms(spec: ExperimentSpec | SuiteSpec) -> list[dict[str, Any]]:
     return [
-        {"label": arm.label, "seed": arm.seed, "temperature": arm.temperature, "runs": arm.runs}
+        {
+            "label": arm.label,
+            "seed": arm.seed,
+            "temperature": arm.temperature,
+            "runs": arm.runs,
+            "top_logprobs": arm.top_logprobs,
+        }
         for arm in spec.arms
     ]
 
@@ -76,6 +83,11 @@ def _notice(experiment: StoredExperiment) -> str:
         notice += (
             f" It ran at {escape_markdown(host)}: check the base URL (only the host is stored) "
             "and the model"
+        )
+    if names_backends(experiment.spec):
+        notice += (
+            ". Its arms named backends of their own, which this form does not offer: here "
+            "every arm runs on the form's backend (`seedscope compare --spec` runs it as it was)"
         )
     return notice + ". Nothing runs until you press **Generate**."
 

@@ -372,6 +372,31 @@ def test_run_again_loads_the_request_and_arms_into_the_compare_form(make_app, st
     assert store.count_experiments() == 1  # nothing ran
 
 
+def test_run_again_keeps_logprob_capture_and_says_when_arms_had_own_backends(make_app, store):
+    spec = spec_for(
+        arms=[
+            {"label": "traced", "seed": 7, "temperature": 0.0, "runs": 1, "top_logprobs": 3},
+            {
+                "label": "elsewhere",
+                "seed": 7,
+                "temperature": 0.0,
+                "runs": 1,
+                "provider": "openai",
+                "base_url": "http://127.0.0.1:9/v1",
+            },
+        ],
+    )
+    experiment_id = store_experiment(store, spec, {"traced": ["a"], "elsewhere": ["b"]})
+    at = make_app("pages/history.py")
+    at.selectbox(key="hist_open").set_value(experiment_id).run()
+    at.button(key=f"hist_run_again_{experiment_id}").click().run()
+    assert not at.exception
+    (editor,) = at.data_editor
+    captured = editor.value["top_logprobs"]
+    assert captured.iloc[0] == 3 and captured.isna().iloc[1]  # empty: no capture
+    assert any("named backends of their own" in info.value for info in at.info)
+
+
 def test_compare_with_puts_two_experiments_side_by_side(make_app, store):
     ids = seed_history(store)
     at = make_app("pages/history.py")
