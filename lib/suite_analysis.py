@@ -44,6 +44,7 @@ from seedscope.stats import (
     wilson_interval,
 )
 from seedscope.suites import Case, SuiteSpec
+from seedscope.tokens import forks
 
 SuiteKind = Literal["suite", "import"]
 
@@ -67,6 +68,8 @@ class CaseMetrics:
     correct_runs: int | None  # None without an extractor or an expected answer
     label: CaseLabel | None
     first_divergence_char: int | None  # earliest, against run 0
+    # Earliest, against run 0, 1-based (seedscope.tokens.forks); None: same or tokens unknown.
+    first_divergence_token: int | None
     mean_pairwise_distance: float | None  # cosine; None without an embedder
     mean_edit_distance: float | None  # normalized Levenshtein, mean over pairs
 
@@ -172,6 +175,7 @@ class SuiteAnalysis:
                     "tara": row.tara,
                     "label": row.label,
                     "first_divergence_char": row.first_divergence_char,
+                    "first_divergence_token": row.first_divergence_token,
                     "mean_pairwise_distance": row.mean_pairwise_distance,
                 }
                 for row in self.cases
@@ -300,6 +304,12 @@ def _earliest_divergence_char(texts: list[str]) -> int | None:
     return metrics.earliest([metrics.first_divergence_char(texts[0], t) for t in texts[1:]])
 
 
+def _earliest_divergence_token(measured: list[Completion]) -> int | None:
+    """The case's fork in tokens over the measured runs that recorded their tokens."""
+    fork = forks.arm_fork([(c.run_index, c.tokens) for c in measured if c.tokens is not None])
+    return None if fork is None else fork.position
+
+
 def _measure_case(
     case: Case,
     arm: str,
@@ -334,6 +344,7 @@ def _measure_case(
         correct_runs=None if correct is None else sum(correct),
         label=None if excluded else case_label(texts, answers),
         first_divergence_char=_earliest_divergence_char(texts),
+        first_divergence_token=_earliest_divergence_token(measured),
         mean_pairwise_distance=_mean_cosine(texts, vectors),
         mean_edit_distance=_mean_edit_distance(texts),
     )

@@ -23,7 +23,8 @@ ARM_KEYS = {
 }
 CASE_KEYS = {
     *("case_id", "arm", "runs", "distinct_outputs", "modal_share", "modal_share_ci", "tarr"),
-    *("tara", "label", "first_divergence_char", "mean_pairwise_distance"),
+    *("tara", "label", "first_divergence_char", "first_divergence_token"),
+    "mean_pairwise_distance",
 }
 SUITE_CSV = "id,prompt,expected\nq1,What is 2+3?,5\nq2,Name the red planet.,Mars\nq3,Say hi.,\n"
 

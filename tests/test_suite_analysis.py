@@ -334,6 +334,7 @@ CASE_KEYS = [
     "tara",
     "label",
     "first_divergence_char",
+    "first_divergence_token",  # not in the suites issue's shape: the token-level issue adds it
     "mean_pairwise_distance",
 ]
 
@@ -395,3 +396,34 @@ def test_empty_outputs_are_outputs_and_get_the_zero_vector():
     assert (result.case("c1", "a").tarr, result.case("c1", "a").label) == (1, "stable")
     assert result.case("c1", "a").mean_pairwise_distance == 0.0
     assert result.case("c2", "a").mean_pairwise_distance == pytest.approx(2 / 3)  # 1, 0, 1
+
+
+def test_a_cases_first_divergence_in_tokens_counts_from_1_where_tokens_are_known():
+    """c1's runs part at their third token (run 2 against run 0); c2's runs agree; c3 recorded
+    no tokens (imported text): unknown, not 'identical'."""
+    from dataclasses import replace
+
+    from seedscope.tokens.trace import TokenTrace
+
+    tokens = {
+        ("c1", 0): ("The", " answer", " is", " 4"),
+        ("c1", 1): ("The", " answer", " is", " 4"),
+        ("c1", 2): ("The", " answer", " was", " 4"),
+        ("c2", 0): ("Answer", ":", " 4"),
+        ("c2", 1): ("Answer", ":", " 4"),
+        ("c2", 2): ("Answer", ":", " 4"),
+    }
+    runs = []
+    for case_id in ("c1", "c2", "c3"):
+        for run in range(3):
+            trace = tokens.get((case_id, run))
+            text = "".join(trace) if trace else f"text {run}"
+            traced = None if trace is None else TokenTrace(tokens=trace)
+            runs.append(replace(completion("a", case_id, run, text), tokens=traced))
+    result = analyze_suite(runs, CASES[:3], ["a"], 3)
+    assert result.case("c1", "a").first_divergence_token == 3
+    assert result.case("c1", "a").first_divergence_char == len("The answer ")
+    assert result.case("c2", "a").first_divergence_token is None
+    assert result.case("c3", "a").first_divergence_token is None
+    row = next(r for r in result.to_json("s1", "suite")["cases"] if r["case_id"] == "c1")
+    assert row["first_divergence_token"] == 3

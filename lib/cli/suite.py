@@ -158,7 +158,8 @@ def print_suite_tables(document: dict[str, Any], spec: SuiteSpec, out: TextIO) -
                 "distinct": row["distinct_outputs"],
                 "modal share": _share(row["modal_share"]),
                 "label": row["label"] or "-",
-                "first divergence": row["first_divergence_char"],
+                "first divergence (char)": row["first_divergence_char"],
+                "(token)": row["first_divergence_token"],
             }
             for row in cases[:WORST_CASES_SHOWN]
         ],

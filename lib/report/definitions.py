@@ -61,6 +61,8 @@ CASE_MEASURES: dict[str, str] = {
     "correct runs": "Runs whose extracted answer equals the expected answer "
     "(after trimming, ignoring case).",
     "first divergence (char)": "Earliest character where a run differs from run 0, counted from 1.",
+    "first divergence (token)": "Earliest generated token where a run differs from run 0, "
+    'counted from 1 ("token N"); empty when the runs agree or recorded no tokens.',
     "mean pairwise / edit distance": "Mean cosine distance between the runs' embeddings, and "
     "mean normalized Levenshtein distance, over all pairs of runs.",
 }

@@ -78,7 +78,7 @@ def cases_section(analysis: SuiteAnalysis, figures: Figures) -> Safe:
     columns = [
         *("case", "arm", "label", "runs", "failed", "distinct outputs", "modal share"),
         *("modal share 95% CI", "TARr", "TARa", "correct runs", "first divergence (char)"),
-        *("mean pairwise distance", "mean edit distance"),
+        *("first divergence (token)", "mean pairwise distance", "mean edit distance"),
     ]
     rows = [
         [
@@ -94,6 +94,7 @@ def cases_section(analysis: SuiteAnalysis, figures: Figures) -> Safe:
             _count(row.tara),
             _count(row.correct_runs),
             _count(None if row.first_divergence_char is None else row.first_divergence_char + 1),
+            _count(row.first_divergence_token),  # already counted from 1
             _distance(row.mean_pairwise_distance),
             _distance(row.mean_edit_distance),
         ]

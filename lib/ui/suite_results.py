@@ -118,6 +118,7 @@ def cases_table(rows: list[CaseMetrics]) -> pd.DataFrame:
                 "first divergence (char)": None
                 if row.first_divergence_char is None
                 else row.first_divergence_char + 1,
+                "first divergence (token)": row.first_divergence_token,  # counted from 1
                 "mean pairwise distance": row.mean_pairwise_distance,
                 "mean edit distance": row.mean_edit_distance,
             }
@@ -136,6 +137,7 @@ def cases_table(rows: list[CaseMetrics]) -> pd.DataFrame:
             "TARa",
             "correct runs",
             "first divergence (char)",
+            "first divergence (token)",
             "mean pairwise distance",
             "mean edit distance",
         ],
