@@ -275,3 +275,24 @@ def test_sigkill_mid_run_then_resume_sends_exactly_the_missing_runs(tmp_path, fa
     assert set(per_pair.values()) == {1}  # each (arm, run index) exactly once
     assert only_experiment(database).status == "complete"
     assert len(json_runs(result.stdout)) == 10
+
+
+def test_a_check_is_not_resumed_as_a_plain_experiment(database, fake_server):
+    """A cancelled load probe: its missing runs sent later, one by one and without their
+    phases, would be another measurement, so resume refuses and says to run the check again."""
+    from seedscope.checks import load_probe_spec
+    from seedscope.checks.load import LOAD_PROBE_LABEL
+    from seedscope.spec import ExperimentSpec
+
+    spec = load_probe_spec(
+        ExperimentSpec(provider="openai", model="fake-model", max_tokens=4), seed=1, runs=2
+    )
+    with Store(f"sqlite:///{database}") as store:
+        experiment_id = store.create_experiment(
+            spec, base_url_host="127.0.0.1", label=LOAD_PROBE_LABEL
+        )
+        store.finish_experiment(experiment_id, "cancelled")
+    status, out, err = run_in_process("resume", experiment_id, "--base-url", fake_server.base_url)
+    assert (status, out) == (2, "")
+    assert "it is a load check" in err and "seedscope check load" in err
+    assert chat_calls(fake_server) == 0

@@ -8,6 +8,7 @@ from seedscope.settings import Settings
 from seedscope.store import ExperimentSummary, Store, StoredExperiment, StoreError
 from seedscope.suites import SuiteSpec
 from seedscope.ui import resources
+from seedscope.ui.check_results import render_check_verdict
 from seedscope.ui.compare_form import available_providers
 from seedscope.ui.filters import render_filters
 from seedscope.ui.history_compare import render_compare_with
@@ -158,6 +159,7 @@ def render_history_page() -> None:
     if isinstance(experiment.spec, SuiteSpec):
         render_suite_results(settings, experiment, key="hist")
     else:
+        render_check_verdict(experiment)  # a check's verdict first, as on the Compare page
         render_compare_with(settings, store, experiment, by_id)
         render_results(settings, experiment, key="hist")
     st.divider()

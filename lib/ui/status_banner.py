@@ -8,6 +8,7 @@ the missing runs); `running` without a job in this process means another process
 from __future__ import annotations
 
 import streamlit as st
+from seedscope.checks.common import CHECK_LABEL_PREFIX
 from seedscope.experiments import failure_summary, missing_runs
 from seedscope.settings import Settings
 from seedscope.store import StoredExperiment
@@ -56,6 +57,15 @@ def render_status_banner(settings: Settings, experiment: StoredExperiment, *, ke
 def _stopped_early(settings: Settings, experiment: StoredExperiment, key: str) -> None:
     kept = len(experiment.completions)
     missing = missing_runs(experiment.spec, experiment.completions)
+    if (experiment.summary.label or "").startswith(CHECK_LABEL_PREFIX):
+        # A check's runs count only together, in their order and load: it is run again.
+        st.warning(
+            f"{STOPPED_EARLY[experiment.summary.status]}: {count(kept, 'completed run')} kept "
+            f"and shown below, {count(missing, 'run')} missing. A check is not resumed (runs "
+            "sent later would be another measurement): run it again (History, **Run again**).",
+            icon=":material/pause_circle:",
+        )
+        return
     st.warning(
         f"{STOPPED_EARLY[experiment.summary.status]}: {count(kept, 'completed run')} kept "
         f"and shown below (also in History), {count(missing, 'run')} missing: **Resume** "

@@ -313,3 +313,33 @@ def test_a_check_label_on_other_arms_is_shown_as_a_plain_experiment(app_env, sto
     boxes = [b.value for kind in (at.success, at.warning, at.info) for b in kind]
     assert not [b for b in boxes if b.startswith(VERDICT_TITLES)]
     assert any(m.value.startswith("#### Experiment") for m in at.markdown)
+
+
+def test_history_shows_a_checks_verdict_offers_no_resume_and_runs_it_again_as_the_check(
+    make_app, store
+):
+    """A seed check cancelled after some runs: History shows its verdict over the stored runs,
+    says it is run again rather than resumed, and Run again brings back the check's preset
+    with its parameters (not its arms as a plain experiment)."""
+    spec = seed_check_spec(spec_for(), seed_a=11, seed_b=22, temperature=0.9, runs=3)
+    texts = {"seed A": ["a", "b"], "seed A again": ["a", "b"], "seed B": ["c", "d"]}
+    experiment_id = stored_check(store, spec, SEED_CHECK_LABEL, texts)
+    store.reopen_experiment(experiment_id, from_statuses=("complete",))
+    store.finish_experiment(experiment_id, "cancelled")
+    at = make_app("pages/history.py")
+    at.selectbox(key="hist_open").set_value(experiment_id).run()
+    assert not at.exception
+    assert verdict_box(at).startswith("**Seed check: `seed_honoured`**")
+    assert any("A check is not resumed" in w.value for w in at.warning)
+    assert not [b for b in at.button if b.key and b.key.startswith("hist_resume_")]
+
+    at.button(key=f"hist_run_again_{experiment_id}").click().run()
+    assert not at.exception
+    assert at.selectbox(key="cmp_preset").value == "check-seed"
+    assert (at.text_input(key="cmp_seed_a").value, at.text_input(key="cmp_seed_b").value) == (
+        "11",
+        "22",
+    )
+    assert at.number_input(key="cmp_runs").value == 3
+    assert at.number_input(key="cmp_seed_check_temperature").value == 0.9
+    assert store.count_experiments() == 1  # nothing ran
