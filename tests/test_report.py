@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from html import escape
 from html.parser import HTMLParser
@@ -518,7 +518,8 @@ def assert_suite_tables(rendered: Rendered, expected: dict[str, Any]) -> None:
         assert _number(row[8]) == case["tarr"] and _number(row[9]) == case["tara"]
         divergence = case["first_divergence_char"]
         assert _number(row[11]) == (None if divergence is None else divergence + 1)
-        assert _number(row[12]) == pytest.approx(case["mean_pairwise_distance"])
+        assert _number(row[12]) == case["first_divergence_token"]  # counted from 1 already
+        assert _number(row[13]) == pytest.approx(case["mean_pairwise_distance"])
     shares = [_number(row[6]) for row in cases]
     measured = [share for share in shares if share is not None]
     assert measured == sorted(measured)  # worst first
@@ -649,3 +650,36 @@ def test_counts_read_in_the_singular_for_one_run(store, embedder):
     assert "<summary>Case q1 · 1 run</summary>" in document
     assert "<summary>Case q2 · 2 runs</summary>" in document
     assert " · 3 runs, 1 failed · " in " ".join(parse_report(document).text)
+
+
+def test_arms_on_their_own_backends_each_show_their_backend_and_host(store, embedder):
+    """An embedded arm next to a server's arm: one row per backend that answered, with its
+    arms and its own host (the experiment's host only for runs that kept none)."""
+    spec = make_spec(
+        arms=[
+            {"label": "embedded", "seed": 1, "temperature": 0.0, "runs": 2},
+            {
+                "label": "server",
+                "seed": 1,
+                "temperature": 0.0,
+                "runs": 1,
+                "provider": "openai",
+                "base_url": "http://127.0.0.1:8000/v1",
+                "model": "fake-model",
+            },
+        ]
+    )
+    experiment_id = store.create_experiment(spec, base_url_host=None)
+    runs = [make_completion(spec, "embedded", index) for index in range(2)]
+    served = make_completion(spec, "server", 0)
+    runs.append(
+        replace(served, provider="openai", model="fake-model", base_url_host="127.0.0.1:8000")
+    )
+    store.add_runs(experiment_id, runs)
+    store.finish_experiment(experiment_id, "complete")
+    report = _render(store, experiment_id, embedder).parsed
+    rows = [[cell for cell, _ in row] for row in table_rows(report, "backends")]
+    assert rows == [
+        ["local", spec.model, "–", "embedded", "2"],
+        ["openai", "fake-model", "127.0.0.1:8000", "server", "1"],
+    ]

@@ -58,6 +58,19 @@ def arm_backends(
     return backends
 
 
+def paid_arm_labels(
+    spec: ExperimentSpec | SuiteSpec, base_url: str | None, settings: Settings
+) -> set[str]:
+    """Arms sent to the configured OpenAI-compatible backend: the one that gets the operator's
+    key, so the one the budgets count as paid (a URL typed in the page, or named by an arm
+    elsewhere, gets no key; the embedded model costs nothing)."""
+    return {
+        label
+        for label, backend in arm_backends(spec, base_url, settings).items()
+        if backend.provider == "openai" and backend.base_url in (None, settings.openai_base_url)
+    }
+
+
 MakeProvider = Callable[[Backend, str], Provider]  # (backend, arm label) -> provider
 
 

@@ -23,12 +23,20 @@ def fingerprint_text(fingerprint: str | None) -> str:
 
 
 def backends_table(completions: Sequence[Completion], host: str | None) -> Safe:
-    """Provider and model of the runs (imports may name several models), with the host."""
-    counts: dict[tuple[str, str], int] = {}
+    """The backends that answered (arms may name their own; imports may name several models):
+    provider, model and host, with their arms and runs. `host`: the experiment's, for runs
+    stored before each run kept its own."""
+    seen: dict[tuple[str, str, str | None], tuple[dict[str, None], list[int]]] = {}
     for run in completions:
-        counts[(run.provider, run.model)] = counts.get((run.provider, run.model), 0) + 1
-    rows = [[provider, model, host or "–", str(runs)] for (provider, model), runs in counts.items()]
-    return table(["provider", "model", "host", "runs"], rows, anchor="backends")
+        answered_at = None if run.provider == "local" else (run.base_url_host or host)
+        arms, runs = seen.setdefault((run.provider, run.model, answered_at), ({}, [0]))
+        arms[run.arm_label] = None
+        runs[0] += 1
+    rows = [
+        [provider, model, where or "–", ", ".join(arms), str(runs[0])]
+        for (provider, model, where), (arms, runs) in seen.items()
+    ]
+    return table(["provider", "model", "host", "arms", "runs"], rows, anchor="backends")
 
 
 @dataclass

@@ -75,6 +75,8 @@ CHECK_DESCRIPTIONS = {
 PROVIDER_LABELS = {"local": f"Embedded model ({LOCAL_CHAT_MODEL})", "openai": "OpenAI-compatible"}
 ARM_COLUMNS = ["label", "seed", "temperature", "runs"]
 LOGPROBS_COLUMN = "top_logprobs"  # the Compare form's arm option: capture token logprobs
+# The Compare form's "Arms on different backends": each arm's own provider, base URL, model.
+BACKEND_COLUMNS = ["provider", "base_url", "model"]
 # The checks' parameters default as on the command line (`seedscope check <kind> --help`).
 SEED_CHECK_DEFAULTS = {
     "seed_a": seed_check.DEFAULT_SEED_A,
@@ -167,10 +169,19 @@ def parse_top_logprobs(raw: Any) -> Any:
     return raw
 
 
+def _text_or_none(value: Any) -> str | None:
+    """A text cell: None when empty, else the text stripped."""
+    if _missing(value) or not str(value).strip():
+        return None
+    return str(value).strip()
+
+
 def arms_from_table(table: pd.DataFrame) -> list[dict[str, Any]]:
     """Arm dicts from the edited table; rows left completely empty are ignored. A
-    `top_logprobs` column (the Compare form's) gives each arm its logprob capture."""
-    columns = ARM_COLUMNS + ([LOGPROBS_COLUMN] if LOGPROBS_COLUMN in table.columns else [])
+    `top_logprobs` column (the Compare form's) gives each arm its logprob capture; the
+    backend columns, its own backend (empty cells: the form's)."""
+    optional = [LOGPROBS_COLUMN, *BACKEND_COLUMNS]
+    columns = ARM_COLUMNS + [column for column in optional if column in table.columns]
     arms = []
     for row in table.to_dict("records"):
         values = {column: row.get(column) for column in columns}
@@ -189,13 +200,19 @@ def arms_from_table(table: pd.DataFrame) -> list[dict[str, Any]]:
         }
         if LOGPROBS_COLUMN in values:
             arm[LOGPROBS_COLUMN] = parse_top_logprobs(values[LOGPROBS_COLUMN])
+        for column in BACKEND_COLUMNS:
+            if column in values:
+                arm[column] = _text_or_none(values[column])
         arms.append(arm)
     return arms
 
 
-def arms_table(arms: list[dict[str, Any]], *, logprobs_column: bool = False) -> pd.DataFrame:
+def arms_table(
+    arms: list[dict[str, Any]], *, logprobs_column: bool = False, backend_columns: bool = False
+) -> pd.DataFrame:
     """The editor's starting table; seeds as text so int64 seeds survive the browser (JS
-    numbers lose precision above 2^53). `logprobs_column`: with each arm's top_logprobs."""
+    numbers lose precision above 2^53). `logprobs_column`: with each arm's top_logprobs;
+    `backend_columns`: with each arm's own provider, base URL and model."""
     rows = [
         {
             "label": arm["label"],
@@ -203,6 +220,7 @@ def arms_table(arms: list[dict[str, Any]], *, logprobs_column: bool = False) -> 
             "temperature": float(arm["temperature"]),
             "runs": int(arm["runs"]),
             LOGPROBS_COLUMN: arm.get(LOGPROBS_COLUMN),
+            **{column: arm.get(column) or "" for column in BACKEND_COLUMNS},
         }
         for arm in arms
     ]
@@ -211,6 +229,9 @@ def arms_table(arms: list[dict[str, Any]], *, logprobs_column: bool = False) -> 
     if logprobs_column:
         columns.append(LOGPROBS_COLUMN)
         types[LOGPROBS_COLUMN] = "Int64"
+    if backend_columns:
+        columns.extend(BACKEND_COLUMNS)
+        types.update(dict.fromkeys(BACKEND_COLUMNS, "string"))
     return pd.DataFrame(rows, columns=columns).astype(types)
 
 
@@ -344,6 +365,76 @@ def base_url_problems(base_url: str | None, refused: str | None) -> list[str]:
     return [f"base_url: {refused}"] if refused else []
 
 
+def backend_column_config(choices: list[str]) -> dict[str, Any]:
+    """The arms table's backend columns."""
+    return {
+        "provider": st.column_config.SelectboxColumn(
+            "provider",
+            options=choices,
+            help="The arm's backend: "
+            + ", ".join(f"{p} = {PROVIDER_LABELS[p]}" for p in choices)
+            + ". Empty: the form's backend.",
+            width=80,
+        ),
+        "base_url": st.column_config.TextColumn(
+            "base_url",
+            help="An openai arm's server, e.g. http://127.0.0.1:8000/v1 (no credentials: the "
+            "spec is stored). Empty: the form's base URL, or the configured one.",
+            width=170,
+        ),
+        "model": st.column_config.TextColumn(
+            "model", help="The arm's model. Empty: the form's, or the backend's default.", width=120
+        ),
+    }
+
+
+def arm_backend_problems(
+    settings: Settings, spec: AnySpec, base_url: str | None
+) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of the backends the arms name, each naming the arm; a base URL an
+    arm names is judged like one typed in the page (seedscope.net_guard)."""
+    from seedscope.providers.arm_backends import arm_backends
+
+    problems: list[str] = []
+    warnings: list[str] = []
+    named = {arm.label for arm in spec.arms if arm.provider or arm.base_url or arm.model}
+    for label, backend in arm_backends(spec, base_url, settings).items():
+        if label not in named:
+            continue
+        prefix = f"arm {label!r}"
+        if backend.provider not in settings.allowed_providers:
+            problems.append(f"{prefix}: provider {backend.provider!r} is not offered here")
+            continue
+        if backend.provider == "local":
+            if backend.model != LOCAL_CHAT_MODEL:
+                problems.append(
+                    f"{prefix}: the embedded backend runs {LOCAL_CHAT_MODEL}; leave the "
+                    "arm's model empty"
+                )
+            continue
+        url = backend.base_url
+        if url is None and not settings.openai_configured:
+            problems.append(
+                f"{prefix}: no base URL, and no OpenAI-compatible backend is configured; "
+                "give the arm a base_url"
+            )
+        elif url is not None and url not in (base_url, settings.openai_base_url):
+            if settings.lock_base_url:
+                problems.append(
+                    f"{prefix}: base_url is locked to the configured one "
+                    "(SEEDSCOPE_LOCK_BASE_URL); leave the arm's base_url empty"
+                )
+                continue
+            try:
+                warning = check_typed_base_url(url, settings)
+            except RefusedURL as exc:
+                problems.append(f"{prefix}: base_url: {exc}")
+                continue
+            if warning:
+                warnings.append(f"{prefix}: {warning}")
+    return problems, warnings
+
+
 def loaded_arms_key(key: str) -> str:
     """Where "Run again" leaves an experiment's arms for the custom preset's table."""
     return f"{key}_loaded_arms"
@@ -362,9 +453,11 @@ def preset_section(
     *,
     preset: str | None = None,
     logprobs_column: bool = False,
+    backend_choices: list[str] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """The preset's parameters and the arms table (`preset`: already chosen with
-    preset_choice, else chosen here). `logprobs_column`: arms may capture token logprobs."""
+    preset_choice, else chosen here). `logprobs_column`: arms may capture token logprobs;
+    `backend_choices`: arms may name their own backend, one of these providers."""
     if preset is None:
         preset = preset_choice(key)
     params: dict[str, Any] = {}
@@ -404,6 +497,7 @@ def preset_section(
         params["loaded"] = repr(loaded)
     # The editor is keyed by the preset and its parameters: changing them starts a fresh table,
     # while edits to the table survive unrelated reruns.
+    params["backends"] = backend_choices is not None
     signature = hashlib.sha256(repr((preset, sorted(params.items()))).encode()).hexdigest()[:12]
     caption = (
         "Arms: one row per arm. An empty seed means unseeded (the embedded model then draws "
@@ -436,8 +530,16 @@ def preset_section(
             step=1,
             width=95,
         )
+    if backend_choices is not None:
+        st.caption(
+            "provider, base_url, model: the arm's own backend; empty cells take the form's. "
+            "A server's API key goes only to the configured OPENAI_BASE_URL."
+        )
+        column_config.update(backend_column_config(backend_choices))
     edited = st.data_editor(
-        arms_table(arms, logprobs_column=logprobs_column),
+        arms_table(
+            arms, logprobs_column=logprobs_column, backend_columns=backend_choices is not None
+        ),
         key=f"{key}_arms_{preset}_{signature}",
         num_rows="dynamic",
         hide_index=True,
@@ -639,7 +741,21 @@ def render_compare_form(
         if check is not None:
             parameters = check_section(check)
         else:
-            _, arms = preset_section(settings, preset=preset, logprobs_column=True)
+            per_arm = st.toggle(
+                "Arms on different backends",
+                key="cmp_arm_backends",
+                help=(
+                    "Give each arm its own provider, base URL and model, e.g. the embedded "
+                    "model next to a server, each seeded and unseeded. Each backend keeps its "
+                    "own concurrency limit; fingerprints and measures are per arm."
+                ),
+            )
+            _, arms = preset_section(
+                settings,
+                preset=preset,
+                logprobs_column=True,
+                backend_choices=list(settings.allowed_providers) if per_arm else None,
+            )
 
     request = {
         "prompt": prompt,
@@ -660,6 +776,12 @@ def render_compare_form(
     except SpecError as exc:
         problems.extend(exc.messages)
     problems.extend(base_url_problems(base_url, refused))
+    if spec is not None:
+        arm_problems, warnings = arm_backend_problems(settings, spec, base_url)
+        problems.extend(arm_problems)
+        for warning in warnings:
+            with left:
+                st.warning(escape_markdown(warning), icon=":material/shield:")
     form = CompareForm(
         provider, base_url, spec, problems, model_list_problem=model_list_problem, check=check
     )
@@ -701,6 +823,22 @@ def with_check_panel(
     return form
 
 
+def server_runs(settings: Settings, spec: AnySpec, base_url: str | None) -> dict[str | None, int]:
+    """Runs per OpenAI-compatible server the spec sends to (None: the configured one), in arm
+    order; the embedded model's runs cost nothing and are left out."""
+    from seedscope.providers.arm_backends import arm_backends
+
+    cases = len(spec.cases) if isinstance(spec, SuiteSpec) else 1
+    runs: dict[str | None, int] = {}
+    backends = arm_backends(spec, base_url, settings)
+    for arm in spec.arms:
+        backend = backends[arm.label]
+        if backend.provider == "openai":
+            url = backend.base_url or settings.openai_base_url
+            runs[url] = runs.get(url, 0) + arm.runs * cases
+    return runs
+
+
 def backend_cost_label(base_url: str | None) -> str:
     """How the cost line names the backend: OpenAI's API is paid; another server may or may
     not charge (a loopback llama.cpp server does not), so it is named by its host."""
@@ -732,15 +870,17 @@ def render_check_panel(
             f"{cases}{count(len(spec.arms), 'arm')}, {count(spec.total_runs, 'run')} in total, "
             f"up to {count(spec.max_tokens, 'token')} each."
         )
-    if form.spec is not None and form.provider == "openai":
+    servers = server_runs(settings, form.spec, form.base_url) if form.spec is not None else {}
+    if form.spec is not None and servers:
         spec = form.spec
-        form.worst_case_tokens = spec.total_runs * spec.max_tokens
-        st.info(
-            f"{backend_cost_label(form.base_url or settings.openai_base_url)}: worst case "
-            f"{count(form.worst_case_tokens, 'completion token')} "
-            f"({count(spec.total_runs, 'run')} × max_tokens {spec.max_tokens}), plus the prompt "
-            "tokens."
-        )
+        form.worst_case_tokens = sum(servers.values()) * spec.max_tokens
+        for url, runs in servers.items():
+            st.info(
+                f"{backend_cost_label(url or settings.openai_base_url)}: worst case "
+                f"{count(runs * spec.max_tokens, 'completion token')} "
+                f"({count(runs, 'run')} × max_tokens {spec.max_tokens}), plus the prompt "
+                "tokens."
+            )
         if form.worst_case_tokens > settings.cost_confirm_tokens:
             form.needs_confirmation = True
             form.confirmed = st.checkbox(

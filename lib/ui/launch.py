@@ -17,10 +17,11 @@ from seedscope.checks import (
     run_logprobs_check,
     run_seed_check,
 )
-from seedscope.experiments import ResumeError, check_resumable, missing_runs
+from seedscope.experiments import ResumeError, check_resumable
 from seedscope.jobs import CheckRun, Job
-from seedscope.providers.base import Provider
+from seedscope.providers.base import CompletionRequest, Provider
 from seedscope.providers.factory import TYPED_IN_THE_PAGE
+from seedscope.runner import plan_requests
 from seedscope.settings import Settings
 from seedscope.spec import ExperimentSpec
 from seedscope.store import Store, StoredExperiment, StoreError
@@ -40,10 +41,15 @@ class LaunchError(RuntimeError):
     """The job could not be started; the message says why and what to do (plain text)."""
 
 
-def concurrency_for(settings: Settings, provider: str) -> int | None:
+def concurrency_for(settings: Settings, spec: AnySpec, provider: Provider) -> int | None:
     """Calls in flight per job: the deployment's setting for remote backends; the embedded
-    model takes one call at a time anyway."""
-    return settings.remote_concurrency if provider == "openai" else None
+    model takes one call at a time anyway; arms on several backends are held to each
+    backend's own limit by the router (seedscope.providers.arm_backends)."""
+    from seedscope.providers.arm_backends import ArmRouter
+
+    if isinstance(provider, ArmRouter):
+        return provider.max_concurrency
+    return settings.remote_concurrency if spec.provider == "openai" else None
 
 
 def _provider(
@@ -108,8 +114,22 @@ def _record_or_cancel(record: Callable[[str | None], None], job: Job, experiment
         raise
 
 
-def _request(visitor: Visitor, runs: int, spec: AnySpec, paid: bool) -> Request:
-    return Request(visitor.owner, runs, runs * spec.max_tokens, paid)
+def _request(
+    settings: Settings,
+    visitor: Visitor,
+    spec: AnySpec,
+    requests: list[CompletionRequest],
+    base_url: str | None,
+) -> Request:
+    """What sending `requests` would spend: every run counts for the session's runs; the
+    runs of arms on the configured OpenAI-compatible backend (the one that gets the
+    operator's key) count as paid tokens."""
+    from seedscope.providers.arm_backends import paid_arm_labels
+
+    paid = paid_arm_labels(spec, base_url, settings)
+    paid_runs = sum(1 for request in requests if request.arm_label in paid)
+    tokens = (paid_runs or len(requests)) * spec.max_tokens
+    return Request(visitor.owner, len(requests), tokens, paid_runs > 0)
 
 
 def start_generation(
@@ -147,8 +167,7 @@ def _start(
     typed = base_url is not None and base_url != settings.openai_base_url
     provider = _provider(settings, spec, base_url, TYPED_IN_THE_PAGE if typed else None)
     store = _store(settings)
-    # Paid: the configured backend, which gets the operator's key (a typed URL gets none).
-    request = _request(visitor, spec.total_runs, spec, spec.provider == "openai" and not typed)
+    request = _request(settings, visitor, spec, plan_requests(spec, []), base_url)
     run, label = CHECKS[check] if check else (None, None)
     try:
         with _budgets(settings, store).spend(request) as record:
@@ -156,7 +175,7 @@ def _start(
                 store,
                 spec,
                 provider,
-                concurrency=concurrency_for(settings, spec.provider),
+                concurrency=concurrency_for(settings, spec, provider),
                 label=label,
                 owner=visitor.owner,
                 started_by=visitor.user,
@@ -193,15 +212,15 @@ def resume_generation(
             f"resume it from the command line: seedscope resume {experiment.id[:12]}"
         )
     store = _store(settings)
-    missing = missing_runs(spec, experiment.completions)
-    request = _request(visitor, missing, spec, spec.provider == "openai")
+    missing = plan_requests(spec, experiment.completions)
+    request = _request(settings, visitor, spec, missing, None)
     try:
         with _budgets(settings, store).spend(request) as record:
             job = resources.job_manager().resume(
                 store,
                 experiment.id,
                 provider,
-                concurrency=concurrency_for(settings, spec.provider),
+                concurrency=concurrency_for(settings, spec, provider),
                 owner=visitor.owner,
             )
             _record_or_cancel(record, job, experiment.id)

@@ -15,6 +15,7 @@ from seedscope.providers.arm_backends import names_backends
 from seedscope.spec import ExperimentSpec
 from seedscope.store import StoredExperiment
 from seedscope.suites import SuiteSpec
+from seedscope.ui.check_results import check_kind
 from seedscope.ui.compare_form import loaded_arms_key
 from seedscope.ui.text import escape_markdown
 
@@ -30,6 +31,9 @@ def _arms(spec: ExperimentSpec | SuiteSpec) -> list[dict[str, Any]]:
             "temperature": arm.temperature,
             "runs": arm.runs,
             "top_logprobs": arm.top_logprobs,
+            "provider": arm.provider,
+            "base_url": arm.base_url,
+            "model": arm.model,
         }
         for arm in spec.arms
     ]
@@ -55,8 +59,47 @@ def load_into_compare(experiment: StoredExperiment, providers: list[str]) -> str
     assert isinstance(spec, ExperimentSpec)
     st.session_state["cmp_prompt"] = spec.prompt
     _request_fields("cmp", spec, providers)
+    # Arms that named backends of their own come back with their backend columns.
+    st.session_state["cmp_arm_backends"] = names_backends(spec)
+    kind = check_kind(experiment)
+    if kind is not None:  # a check comes back as its preset, with its parameters
+        _check_fields(kind.kind, kind.evaluate(spec, experiment.completions).evidence)
     st.session_state[LOADED_NOTICE.format(key="cmp")] = _notice(experiment)
     return "pages/compare.py"
+
+
+# A check's parameters: the evidence field -> the Compare form's widget key, and whether the
+# widget is a text field (seeds: text, so int64 seeds survive the browser).
+CHECK_FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
+    "seed": {
+        "seed_a": ("cmp_seed_a", True),
+        "seed_b": ("cmp_seed_b", True),
+        "runs_per_arm": ("cmp_runs", False),
+        "temperature": ("cmp_seed_check_temperature", False),
+    },
+    "load": {
+        "seed": ("cmp_seed", True),
+        "runs": ("cmp_runs", False),
+        "copies": ("cmp_load_copies", False),
+        "background": ("cmp_load_background", False),
+        "temperature": ("cmp_load_temperature", False),
+    },
+    "logprobs": {
+        "seed": ("cmp_seed", True),
+        "runs_per_arm": ("cmp_runs", False),
+        "temperature": ("cmp_logprobs_temperature", False),
+        "top_logprobs": ("cmp_logprobs_top_k", False),
+    },
+}
+
+
+def _check_fields(kind: str, evidence: dict[str, Any]) -> None:
+    state = st.session_state
+    state["cmp_preset"] = f"check-{kind}"
+    for name, (key, text) in CHECK_FIELDS[kind].items():
+        value = evidence.get(name)
+        if value is not None:
+            state[key] = str(value) if text else value
 
 
 def load_into_suites(experiment: StoredExperiment, providers: list[str]) -> str:
@@ -84,10 +127,11 @@ def _notice(experiment: StoredExperiment) -> str:
             f" It ran at {escape_markdown(host)}: check the base URL (only the host is stored) "
             "and the model"
         )
-    if names_backends(experiment.spec):
+    if names_backends(experiment.spec) and isinstance(experiment.spec, SuiteSpec):
         notice += (
-            ". Its arms named backends of their own, which this form does not offer: here "
-            "every arm runs on the form's backend (`seedscope compare --spec` runs it as it was)"
+            ". Its arms named backends of their own, which the Suites form does not offer: "
+            "here every arm runs on the form's backend (`seedscope suite run` with the suite's "
+            "spec runs it as it was)"
         )
     return notice + ". Nothing runs until you press **Generate**."
 

@@ -372,7 +372,7 @@ def test_run_again_loads_the_request_and_arms_into_the_compare_form(make_app, st
     assert store.count_experiments() == 1  # nothing ran
 
 
-def test_run_again_keeps_logprob_capture_and_says_when_arms_had_own_backends(make_app, store):
+def test_run_again_keeps_logprob_capture_and_each_arms_own_backend(make_app, store):
     spec = spec_for(
         arms=[
             {"label": "traced", "seed": 7, "temperature": 0.0, "runs": 1, "top_logprobs": 3},
@@ -394,7 +394,9 @@ def test_run_again_keeps_logprob_capture_and_says_when_arms_had_own_backends(mak
     (editor,) = at.data_editor
     captured = editor.value["top_logprobs"]
     assert captured.iloc[0] == 3 and captured.isna().iloc[1]  # empty: no capture
-    assert any("named backends of their own" in info.value for info in at.info)
+    assert at.toggle(key="cmp_arm_backends").value  # the backend columns are shown
+    assert [p or None for p in editor.value["provider"]] == [None, "openai"]
+    assert [u or None for u in editor.value["base_url"]] == [None, "http://127.0.0.1:9/v1"]
 
 
 def test_compare_with_puts_two_experiments_side_by_side(make_app, store):
