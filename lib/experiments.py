@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from seedscope.checks.common import CHECK_LABEL_PREFIX
+from seedscope.checks.common import check_label_kind
 from seedscope.providers.base import Completion, Provider
 from seedscope.runner import (
     ProgressEvent,
@@ -182,11 +182,10 @@ def check_resumable(stored: StoredExperiment | None, experiment_id: str) -> Stor
     builds a backend for it; start_resume checks again, atomically)."""
     if stored is None:
         raise ResumeError(f"no experiment {experiment_id!r}: see `seedscope history`")
-    label = stored.summary.label or ""
-    if label.startswith(CHECK_LABEL_PREFIX):
+    kind = check_label_kind(stored.summary.label)
+    if kind is not None:
         # A check measures its runs in their order and under their own load (the load probe:
         # in phases); runs sent later as a plain experiment would be another measurement.
-        kind = label.removeprefix(CHECK_LABEL_PREFIX)
         raise ResumeError(
             f"experiment {stored.id[:12]} cannot be resumed: it is a {kind} check, whose runs "
             f"count only as one measurement; run the check again (`seedscope check {kind}`, or "

@@ -23,6 +23,15 @@ if TYPE_CHECKING:  # the lifecycle imports the runner; checks import it only whe
     from seedscope.runner import ProgressEvent
 
 CHECK_LABEL_PREFIX = "check:"
+
+
+def check_label_kind(label: str | None) -> str | None:
+    """The check an experiment label names ("check:load" -> "load"), or None for any other."""
+    if label is None or not label.startswith(CHECK_LABEL_PREFIX):
+        return None
+    return label.removeprefix(CHECK_LABEL_PREFIX)
+
+
 INCONCLUSIVE = "inconclusive"
 # At least two runs per measured arm: one run cannot show whether a request repeats itself.
 MIN_RUNS = 2

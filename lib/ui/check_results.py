@@ -71,8 +71,7 @@ ICONS = {"success": ":material/verified:", "warning": ":material/warning:", "inf
 
 def check_kind(experiment: StoredExperiment) -> CheckKind | None:
     """The check this experiment is: its label is a check's and its spec fits that check."""
-    label = experiment.summary.label or ""
-    kind = CHECK_KINDS.get(label) if label.startswith("check:") else None
+    kind = CHECK_KINDS.get(experiment.summary.label or "")
     if kind is None or experiment.case_id is not None or not kind.fits(experiment.spec):
         return None
     return kind

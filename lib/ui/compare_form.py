@@ -824,8 +824,8 @@ def with_check_panel(
 
 
 def server_runs(settings: Settings, spec: AnySpec, base_url: str | None) -> dict[str | None, int]:
-    """Runs per OpenAI-compatible server the spec sends to (None: the configured one), in arm
-    order; the embedded model's runs cost nothing and are left out."""
+    """Runs per OpenAI-compatible server the spec sends to (its base URL; None: OpenAI's own
+    API), in arm order; the embedded model's runs cost nothing and are left out."""
     from seedscope.providers.arm_backends import arm_backends
 
     cases = len(spec.cases) if isinstance(spec, SuiteSpec) else 1

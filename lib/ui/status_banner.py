@@ -8,7 +8,7 @@ the missing runs); `running` without a job in this process means another process
 from __future__ import annotations
 
 import streamlit as st
-from seedscope.checks.common import CHECK_LABEL_PREFIX
+from seedscope.checks.common import check_label_kind
 from seedscope.experiments import failure_summary, missing_runs
 from seedscope.settings import Settings
 from seedscope.store import StoredExperiment
@@ -57,7 +57,7 @@ def render_status_banner(settings: Settings, experiment: StoredExperiment, *, ke
 def _stopped_early(settings: Settings, experiment: StoredExperiment, key: str) -> None:
     kept = len(experiment.completions)
     missing = missing_runs(experiment.spec, experiment.completions)
-    if (experiment.summary.label or "").startswith(CHECK_LABEL_PREFIX):
+    if check_label_kind(experiment.summary.label) is not None:
         # A check's runs count only together, in their order and load: it is run again.
         st.warning(
             f"{STOPPED_EARLY[experiment.summary.status]}: {count(kept, 'completed run')} kept "
